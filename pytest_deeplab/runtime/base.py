@@ -1,0 +1,55 @@
+"""What every model format offers the suite: `predict(image) -> mask`, and who ran it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+
+class ModelLoadError(RuntimeError):
+    """A model file could not be loaded; the message names the file and what to do."""
+
+
+class Predictor(Protocol):
+    """One loaded model. `predict` takes an RGB uint8 image already demo-resized."""
+
+    name: str
+    path: str
+
+    def predict(self, image: np.ndarray) -> np.ndarray:
+        """Return the class-id mask (uint8, H x W) for one RGB uint8 image (H x W x 3)."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """Tensors and format details for reports and error messages."""
+        ...
+
+
+@dataclass(frozen=True)
+class RuntimeIdentity:
+    """What makes two runs comparable: TF build, oneDNN and threads belong to every result."""
+
+    tensorflow: str
+    tensorflow_git: str
+    onednn: bool | None
+    onednn_source: str
+    intra_op_threads: int
+    inter_op_threads: int
+    tflite_runtime: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def to_mask(values: np.ndarray) -> np.ndarray:
+    """Class ids as uint8 (every DeepLab label set has at most 256 ids)."""
+    if values.dtype == np.uint8:
+        return values
+    if values.size and (int(values.min()) < 0 or int(values.max()) > 255):
+        raise ModelLoadError(
+            f"the model produced class ids outside 0..255 ({int(values.min())}..{int(values.max())}):"
+            " is output_tensor really the class-id mask?"
+        )
+    return values.astype(np.uint8)

@@ -1,0 +1,99 @@
+"""Frozen inference graphs (the zoo's `frozen_inference_graph.pb`) under TF 2 via compat.v1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pytest_deeplab.runtime.base import ModelLoadError, to_mask
+from pytest_deeplab.runtime.tf import import_tensorflow, session_config
+
+
+def read_graph_def(path: Path) -> Any:
+    """Parse a GraphDef, turning protobuf's terse errors into one that names the file."""
+    tf = import_tensorflow()
+    graph_def = tf.compat.v1.GraphDef()
+    data = path.read_bytes()
+    try:
+        graph_def.ParseFromString(data)
+    except Exception as exc:  # protobuf raises DecodeError or RuntimeWarning-ish errors
+        raise ModelLoadError(
+            f"{path}: not a frozen TensorFlow graph ({type(exc).__name__}: {exc}); the file is "
+            f"{len(data)} bytes. Is it truncated or corrupt? Delete it and fetch it again "
+            "(`pytest-deeplab fetch MODEL`)."
+        ) from None
+    if not graph_def.node:
+        raise ModelLoadError(f"{path}: the graph has no nodes (empty or not a GraphDef)")
+    return graph_def
+
+
+def likely_tensors(graph_def: Any) -> tuple[list[str], list[str]]:
+    """Placeholders (likely inputs) and nodes nothing consumes (likely outputs)."""
+    consumed = {name.split(":")[0].lstrip("^") for node in graph_def.node for name in node.input}
+    inputs = [f"{n.name}:0" for n in graph_def.node if n.op == "Placeholder"]
+    outputs = [
+        f"{n.name}:0" for n in graph_def.node
+        if n.name not in consumed and n.op not in ("Const", "NoOp", "Assert", "Placeholder")
+    ]
+    return inputs, outputs
+
+
+class FrozenGraphPredictor:
+    """One graph in its own session; `make_callable` keeps per-call overhead near zero."""
+
+    def __init__(
+        self, name: str, path: Path, input_tensor: str, output_tensor: str, threads: int | None
+    ) -> None:
+        tf = import_tensorflow()
+        self.name = name
+        self.path = str(path)
+        graph_def = read_graph_def(path)
+        self.node_count = len(graph_def.node)
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            try:
+                tf.compat.v1.import_graph_def(graph_def, name="")
+            except (ValueError, tf.errors.NotFoundError) as exc:
+                raise ModelLoadError(
+                    f"{path}: TensorFlow {tf.__version__} cannot import this graph: {exc}. An op "
+                    "or attribute unknown to this version usually means the graph was exported "
+                    "with a newer TensorFlow."
+                ) from None
+        self.input_name = input_tensor
+        self.output_name = output_tensor
+        try:
+            inp = self.graph.get_tensor_by_name(input_tensor)
+            out = self.graph.get_tensor_by_name(output_tensor)
+        except (KeyError, ValueError):
+            inputs, outputs = likely_tensors(graph_def)
+            raise ModelLoadError(
+                f"{path}: tensor {input_tensor!r} or {output_tensor!r} is not in the graph. "
+                f"Likely inputs: {', '.join(inputs) or 'none'}; likely outputs: "
+                f"{', '.join(outputs[:10]) or 'none'}. Set input_tensor / output_tensor in "
+                "[tool.pytest-deeplab.models.NAME]."
+            ) from None
+        self.input_dtype = inp.dtype.name
+        self.output_dtype = out.dtype.name
+        self._float_logits = out.dtype.is_floating
+        self.session = tf.compat.v1.Session(graph=self.graph, config=session_config(threads))
+        self._run = self.session.make_callable(out, feed_list=[inp])
+
+    def predict(self, image: np.ndarray) -> np.ndarray:
+        batch = image[np.newaxis]
+        result = np.asarray(self._run(batch))[0]
+        if self._float_logits:
+            result = result.argmax(axis=-1)
+        return to_mask(result)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "format": "frozen_graph",
+            "input": f"{self.input_name} ({self.input_dtype})",
+            "output": f"{self.output_name} ({self.output_dtype})",
+            "nodes": self.node_count,
+        }
+
+    def close(self) -> None:
+        self.session.close()
