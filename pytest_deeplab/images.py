@@ -259,7 +259,7 @@ def colorize(mask: np.ndarray, label_set: LabelSet) -> np.ndarray:
     return np.asarray(label_set.colormap[_as_mask(mask)], dtype=np.uint8)
 
 
-def write_atomically(path: PathLike, write: Callable[[IO[bytes]], None]) -> Path:
+def write_atomically(path: PathLike, write: Callable[[IO[bytes]], object]) -> Path:
     """Write through a temporary file in the same directory, then `os.replace` it into place.
 
     A crash or an exception part-way leaves the previous file (e.g. a golden mask) intact and
