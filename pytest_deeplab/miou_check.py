@@ -1,0 +1,84 @@
+"""An mIOU item's work: one confusion matrix over the model's labelled dataset (eval.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from pytest_deeplab.catalogue import ModelSpec
+from pytest_deeplab.checks import miou_result
+from pytest_deeplab.images import demo_resize, load_label, load_rgb, resize_mask
+from pytest_deeplab.metrics import confusion_matrix
+from pytest_deeplab.session import DeepLabSession
+
+Record = Callable[[str, Any], None]
+
+
+class MiouBelowThreshold(AssertionError):
+    """Raised with the per-class report."""
+
+
+def dataset_confusion(deeplab: DeepLabSession, model: ModelSpec) -> tuple[np.ndarray, int]:
+    """Predict every labelled image and accumulate ONE confusion matrix (not per-image means).
+
+    The image is demo-resized for the model and the predicted mask resized back to the label's
+    size with nearest neighbour, so the score is at ground-truth resolution.
+    """
+    label_set = deeplab.label_set(model)
+    predictor = deeplab.predictor(model)
+    pairs = deeplab.labelled_pairs(model)
+    matrix = np.zeros((label_set.num_classes, label_set.num_classes), dtype=np.int64)
+    for image_path, label_path in pairs:
+        rgb = load_rgb(image_path)
+        label = load_label(label_path, label_set, expected_shape=rgb.shape[:2])
+        mask = predictor.predict(demo_resize(rgb, model.input_size))
+        if mask.shape != label.shape:
+            mask = resize_mask(mask, label.shape[:2])
+        matrix += confusion_matrix(label, mask, label_set.num_classes, label_set.ignore_label)
+    return matrix, len(pairs)
+
+
+def check_miou(deeplab: DeepLabSession, model: ModelSpec, record: Record) -> None:
+    dataset = deeplab.dataset(model)
+    if dataset is None:
+        pytest.skip(
+            f"model {model.name} has no labelled dataset: declare one and set `dataset` and "
+            f"`min_miou` in [tool.pytest-deeplab.models.{model.name}] to score it"
+        )
+    if dataset.labels is None:
+        raise MiouBelowThreshold(
+            f"dataset {dataset.name} has no labels, but model {model.name} asks for mIOU on it: "
+            f"set `labels` in [tool.pytest-deeplab.datasets.{dataset.name}]"
+        )
+    label_set = deeplab.label_set(model)
+    matrix, count = dataset_confusion(deeplab, model)
+    result = miou_result(matrix, label_set, model.min_miou)
+    results = deeplab.results[model.name]
+    results.miou, results.miou_threshold = result.miou, model.min_miou
+    record("deeplab_miou", round(result.miou, 6))
+    record("deeplab_miou_images", count)
+    for name, iou in result.per_class_iou.items():
+        if iou is not None:
+            record(f"deeplab_iou_{name.replace(' ', '_')}", round(iou, 6))
+    problems = []
+    if model.min_miou is None and not model.min_iou_per_class:
+        problems.append(
+            f"model {model.name} has no mIOU threshold; measured mIOU {result.miou:.4f} on "
+            f"{count} images. Set min_miou in [tool.pytest-deeplab.models.{model.name}]."
+        )
+    elif model.min_miou is not None and not result.passed:
+        problems.append(result.failure_message(model.name))
+    for name, floor in model.min_iou_per_class.items():
+        if name not in result.per_class_iou:
+            problems.append(f"min_iou_per_class names {name!r}, not a class of {label_set.name}")
+            continue
+        iou = result.per_class_iou[name]
+        if iou is None or iou < floor:
+            shown = "absent" if iou is None else f"{iou:.4f}"
+            problems.append(f"class {name}: IoU {shown} < {floor:.4f} (min_iou_per_class)")
+    results.miou_passed = not problems
+    if problems:
+        raise MiouBelowThreshold("\n".join(problems))

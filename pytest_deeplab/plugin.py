@@ -1,0 +1,114 @@
+"""pytest hooks only: options, markers, the built-in suite's collection, fixtures, the summary.
+
+This module must stay cheap to import: no TensorFlow here (it is loaded by runtime/ when an item
+first needs a model), so `pytest --help` and unrelated test runs do not pay for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pytest_deeplab.options import DeepLabOptions, add_options, resolve_options
+from pytest_deeplab.outcomes import SuiteOutcomes
+from pytest_deeplab.suite import MARKERS
+from pytest_deeplab.user_fixtures import (  # noqa: F401  (registered as fixtures by import)
+    deeplab_assert_golden,
+    deeplab_benchmark,
+    deeplab_model,
+    deeplab_session,
+)
+
+OPTIONS_KEY = pytest.StashKey[DeepLabOptions]()
+SESSION_KEY = pytest.StashKey[Any]()
+OUTCOMES_KEY = pytest.StashKey[SuiteOutcomes]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, doc in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {doc}")
+    options = resolve_options(config)
+    if options.update_golden not in (None, "yes", "force"):
+        raise pytest.UsageError(
+            f"--deeplab-update-golden={options.update_golden}: the only value it takes is 'force'"
+        )
+    if options.update_golden == "yes" and options.in_ci:
+        raise pytest.UsageError(
+            "--deeplab-update-golden is refused because CI is set: goldens written in CI would "
+            "bless whatever this run produced. Write them on a workstation and commit them, or "
+            "pass --deeplab-update-golden=force if this is really meant."
+        )
+    config.stash[OPTIONS_KEY] = options
+    outcomes = SuiteOutcomes()
+    config.stash[OUTCOMES_KEY] = outcomes
+    config.pluginmanager.register(outcomes, "deeplab-outcomes")
+
+
+def get_deeplab_session(config: pytest.Config) -> Any:
+    """The run's DeepLabSession, built on first use; None when no models were asked for."""
+    if SESSION_KEY in config.stash:
+        return config.stash[SESSION_KEY]
+    options = config.stash[OPTIONS_KEY]
+    session = None
+    if options.models is not None:
+        from pytest_deeplab.errors import FRIENDLY_ERRORS
+        from pytest_deeplab.session import DeepLabSession
+
+        try:
+            session = DeepLabSession(options)
+        except FRIENDLY_ERRORS as exc:
+            raise pytest.UsageError(str(exc)) from None
+    config.stash[SESSION_KEY] = session
+    return session
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Add the built-in suite before -k / -m deselection runs, so both can pick from it."""
+    deeplab = get_deeplab_session(config)
+    if deeplab is None:
+        return
+    from pytest_deeplab.errors import FRIENDLY_ERRORS
+    from pytest_deeplab.suite import DeepLabSuite
+
+    try:
+        deeplab.ensure_available()
+    except FRIENDLY_ERRORS as exc:
+        raise pytest.UsageError(str(exc)) from None
+    suite = DeepLabSuite.from_parent(session, name="deeplab", nodeid="deeplab", deeplab=deeplab)
+    items.extend(session.genitems(suite))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize users' tests that take `deeplab_model` over the selected models."""
+    if "deeplab_model" not in metafunc.fixturenames:
+        return
+    deeplab = get_deeplab_session(metafunc.config)
+    names = [m.name for m in deeplab.selected] if deeplab else []
+    metafunc.parametrize("deeplab_model", names, indirect=True, ids=names)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail closed: a suite whose every item was skipped is an error, never a green run."""
+    deeplab = session.config.stash.get(SESSION_KEY, None)
+    outcomes = session.config.stash.get(OUTCOMES_KEY, None)
+    if deeplab is not None:
+        deeplab.close()
+    if outcomes is not None and outcomes.all_skipped() and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    deeplab = config.stash.get(SESSION_KEY, None)
+    if deeplab is None:
+        return
+    from pytest_deeplab.summary import write_summary
+
+    write_summary(terminalreporter, deeplab, config.stash[OUTCOMES_KEY])

@@ -1,0 +1,254 @@
+"""One pytest session's DeepLab state: the selection, model files, loaded models and results.
+
+Models are loaded once per session whatever the number of items that use them, and images are
+read and demo-resized once per (image, input size).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pytest_deeplab import __version__
+from pytest_deeplab.catalogue import Catalogue, CatalogueError, DatasetSpec, ModelSpec
+from pytest_deeplab.catalogue import build_catalogue, fixtures_dir
+from pytest_deeplab.config import load_config_file
+from pytest_deeplab.golden import GoldenStore
+from pytest_deeplab.images import demo_resize, find_pairs, load_rgb
+from pytest_deeplab.labelsets import LabelSet, get_label_set
+from pytest_deeplab.options import DeepLabOptions
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+class SelectionError(CatalogueError):
+    """The selection is empty or cannot be had: a gate must not pass because nothing ran."""
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """An image the suite runs a model on; `image_id` names its golden mask and test id."""
+
+    image_id: str
+    path: Path
+
+
+@dataclass
+class ModelResults:
+    """What the terminal summary and reports show per model."""
+
+    miou: float | None = None
+    miou_threshold: float | None = None
+    miou_passed: bool | None = None
+    agreements: dict[str, float] = field(default_factory=dict)
+    golden_written: list[str] = field(default_factory=list)
+    latency_median_s: float | None = None
+    cpu_median_s: float | None = None
+    first_call_s: float | None = None
+    skipped: str | None = None
+
+    @property
+    def worst_agreement(self) -> float | None:
+        return min(self.agreements.values()) if self.agreements else None
+
+
+class DeepLabSession:
+    """Resolves the selection at collection time and serves models and images to the items."""
+
+    def __init__(self, options: DeepLabOptions) -> None:
+        self.options = options
+        self.catalogue = self._load_catalogue()
+        self.selected: list[ModelSpec] = self._select()
+        self.unavailable: dict[str, str] = {}
+        self.results: dict[str, ModelResults] = {m.name: ModelResults() for m in self.selected}
+        self._files: dict[str, Path] = {}
+        self._predictors: dict[str, Any] = {}
+        self._images: dict[tuple[Path, int], np.ndarray] = {}
+        self._sha256: dict[Path, str] = {}
+
+    # -- selection ---------------------------------------------------------------------------
+
+    def _load_catalogue(self) -> Catalogue:
+        path = self.options.config_file
+        if path is None:
+            candidate = self.options.rootdir / "pyproject.toml"
+            path = candidate if candidate.is_file() else None
+        user = load_config_file(path) if path else None
+        if user is not None and path is not None and path.name == "pyproject.toml":
+            user = user if len(user) > 1 else None  # a pyproject without our table
+        return build_catalogue(user, path.parent if path else self.options.rootdir)
+
+    def _select(self) -> list[ModelSpec]:
+        spec = self.options.models or ""
+        selected = self.catalogue.select(spec)
+        if not selected:
+            raise SelectionError(
+                f"--deeplab-models={spec!r} selects no model, so nothing would be tested. "
+                "Name models, or use all / bundled / official; `pytest-deeplab list` shows them."
+            )
+        return selected
+
+    @property
+    def every_model(self) -> bool:
+        return self.options.models is not None and "all" in self.options.models.split(",")
+
+    # -- model files -------------------------------------------------------------------------
+
+    def ensure_available(self) -> None:
+        """Fetch (or find in the cache) every selected model before any item runs.
+
+        Missing models are gathered into one error listing all of them, unless
+        --deeplab-allow-missing turns each into a skip with its reason.
+        """
+        from pytest_deeplab.fetch import FetchError
+
+        problems: dict[str, str] = {}
+        for model in self.selected:
+            try:
+                self.model_file(model)
+            except (FetchError, OSError) as exc:
+                problems[model.name] = str(exc)
+        if problems and not self.options.allow_missing:
+            listing = "\n".join(f"  - {name}: {why}" for name, why in problems.items())
+            raise SelectionError(
+                f"{len(problems)} selected model(s) cannot be had:\n{listing}\n"
+                "Provide them with --deeplab-mirror=URL|DIR, a warm --deeplab-cache-dir "
+                "(`pytest-deeplab fetch NAME`), or skip them with --deeplab-allow-missing."
+            )
+        self.unavailable = problems
+        for name, why in problems.items():
+            self.results[name].skipped = why
+
+    def model_file(self, model: ModelSpec) -> Path:
+        """The model file on disk: a local path as is, archives and URLs through the cache."""
+        if model.name in self._files:
+            return self._files[model.name]
+        from pytest_deeplab.fetch import Artifact, FetchSettings, default_cache_dir, fetch
+
+        path = model.path
+        if path is not None and not str(path).endswith((".tar.gz", ".tgz")):
+            if not path.exists():
+                raise OSError(f"{path} does not exist (model {model.name!r})")
+            self._files[model.name] = path
+            return path
+        mirrors = list(self.options.mirrors)
+        if path is not None:
+            mirrors.insert(0, str(path.parent))
+        artifact = Artifact(
+            name=model.name,
+            filename=path.name if path is not None else model.filename,
+            url=model.url or "",
+            member=model.member,
+            sha256=model.sha256,
+            sha384=model.sha384,
+            size=model.size,
+        )
+        settings = FetchSettings(
+            cache_dir=self.options.cache_dir or default_cache_dir(),
+            mirrors=mirrors,
+            offline=self.options.offline or path is not None,
+            lock_path=None if model.source == "bundled" else self.options.rootdir / "deeplab-zoo.lock",
+            update_lock=self.options.update_lock,
+        )
+        fetched = fetch(artifact, settings)
+        self._files[model.name] = fetched.path
+        return fetched.path
+
+    def model_sha256(self, model: ModelSpec) -> str:
+        """sha256 of the model file itself (golden metadata ties a golden to this exact file)."""
+        path = self.model_file(model)
+        if path not in self._sha256:
+            digest = hashlib.sha256()
+            files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+            for file in files:
+                with file.open("rb") as handle:
+                    for block in iter(lambda h=handle: h.read(1 << 20), b""):
+                        digest.update(block)
+            self._sha256[path] = digest.hexdigest()
+        return self._sha256[path]
+
+    def predictor(self, model: ModelSpec) -> Any:
+        """The loaded model, once per session."""
+        if model.name not in self._predictors:
+            from pytest_deeplab.runtime import load_predictor
+
+            self._predictors[model.name] = load_predictor(
+                model.name,
+                self.model_file(model),
+                model.format,
+                input_tensor=model.input_tensor,
+                output_tensor=model.output_tensor,
+                threads=self.options.threads,
+            )
+        return self._predictors[model.name]
+
+    @cached_property
+    def identity(self) -> dict[str, Any]:
+        from pytest_deeplab.runtime import runtime_identity
+
+        ident = runtime_identity(self.options.threads).as_dict()
+        ident["plugin_version"] = __version__
+        return ident
+
+    @property
+    def any_model_loaded(self) -> bool:
+        return bool(self._predictors)
+
+    def close(self) -> None:
+        """Release sessions and interpreters (kept listed so the summary knows TF was used)."""
+        for predictor in self._predictors.values():
+            close = getattr(predictor, "close", None)
+            if close is not None:
+                close()
+
+    # -- images and datasets -----------------------------------------------------------------
+
+    def golden_store(self, model: ModelSpec) -> GoldenStore:
+        """The user's golden dir first; bundled models fall back to the goldens shipped with us."""
+        fallbacks = [fixtures_dir() / "golden"] if model.source == "bundled" else []
+        return GoldenStore(self.options.golden_dir, fallbacks)
+
+    def label_set(self, model: ModelSpec) -> LabelSet:
+        return get_label_set(model.label_set)
+
+    def dataset(self, model: ModelSpec) -> DatasetSpec | None:
+        return self.catalogue.datasets.get(model.dataset) if model.dataset else None
+
+    def golden_images(self, model: ModelSpec) -> list[ImageRef]:
+        """Images whose masks are pinned: the model's golden_images, else its dataset's images."""
+        dataset = self.dataset(model)
+        suffix = dataset.label_suffix if dataset else ""
+        directory = model.golden_images or (dataset.images if dataset else None)
+        return list_images(directory, exclude_suffix=suffix) if directory else []
+
+    def labelled_pairs(self, model: ModelSpec) -> list[tuple[Path, Path]]:
+        dataset = self.dataset(model)
+        if dataset is None or dataset.labels is None:
+            return []
+        return find_pairs(dataset.images, dataset.labels, dataset.label_suffix)
+
+    def prepared_image(self, path: Path, input_size: int) -> np.ndarray:
+        """RGB uint8, demo-resized to the model's input size (cached)."""
+        key = (path, input_size)
+        if key not in self._images:
+            self._images[key] = demo_resize(load_rgb(path), input_size)
+        return self._images[key]
+
+
+def list_images(directory: Path, exclude_suffix: str = "") -> list[ImageRef]:
+    """Images in a directory, sorted; label maps living beside them are left out."""
+    if not directory.is_dir():
+        raise CatalogueError(f"image directory {directory} does not exist")
+    refs = []
+    for path in sorted(directory.iterdir()):
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        if exclude_suffix and path.stem.endswith(exclude_suffix):
+            continue
+        refs.append(ImageRef(path.stem, path))
+    return refs
