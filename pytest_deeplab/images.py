@@ -316,14 +316,21 @@ def find_pairs(
 ) -> list[tuple[Path, Path]]:
     """Pair every image (*.jpg, *.jpeg, *.png) with `<labels_dir>/<stem><label_suffix>.png`.
 
+    `images_dir` may end in a glob (`data/voc/2007_*.jpg`) to take part of a folder.
+
     Sorted by image name. An image without a label is an error that lists them all, not a
     silent skip: a dataset that quietly lost half its labels would still produce an mIOU.
     Labels without an image are ignored (a labels folder may cover a larger set).
     """
     images_dir, labels_dir = Path(images_dir), Path(labels_dir)
+    pattern = "*"
+    if any(ch in images_dir.name for ch in "*?["):
+        images_dir, pattern = images_dir.parent, images_dir.name
     _require_dir(images_dir, "images folder")
     _require_dir(labels_dir, "labels folder")
-    images = _images_by_stem(images_dir)
+    images = _images_by_stem(images_dir, pattern)
+    if label_suffix:  # label maps kept beside their images are not images themselves
+        images = {s: p for s, p in images.items() if not s.endswith(label_suffix)}
     pairs: list[tuple[Path, Path]] = []
     missing: list[str] = []
     for stem in sorted(images):
@@ -348,10 +355,10 @@ def _require_dir(path: Path, what: str) -> None:
         raise ImageError(path, f"{what} does not exist or is not a folder", "Check the path.")
 
 
-def _images_by_stem(images_dir: Path) -> dict[str, Path]:
+def _images_by_stem(images_dir: Path, pattern: str = "*") -> dict[str, Path]:
     """Map each image stem to its file; two images with one stem are ambiguous."""
     images: dict[str, Path] = {}
-    for path in sorted(images_dir.iterdir()):
+    for path in sorted(images_dir.glob(pattern)):
         if not path.is_file() or path.suffix.lower() not in IMAGE_SUFFIXES:
             continue
         if path.stem in images:
