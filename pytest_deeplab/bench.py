@@ -28,7 +28,7 @@ def benchmark_fixture(item: pytest.Item, group: str) -> Any:
         pytest.skip("benchmarks are skipped (--benchmark-skip)")
     from pytest_benchmark.fixture import BenchmarkFixture
 
-    return BenchmarkFixture(
+    return BenchmarkFixture(  # type: ignore[no-untyped-call]
         item, add_stats=bs.benchmarks.append, logger=bs.logger, warner=item.warn,
         disabled=bs.disabled, group=group, **bs.options,
     )

@@ -29,9 +29,21 @@ else:  # pragma: no cover - exercised on old interpreters only
 TOP_KEYS = {"models", "datasets"}
 DATASET_KEYS = {"images", "labels", "label_suffix", "label_set"}
 MODEL_KEYS = {
-    "path", "url", "sha256", "format", "member", "dataset", "golden_images", "input_size",
-    "label_set", "min_miou", "min_iou_per_class", "min_agreement", "min_class_iou",
-    "input_tensor", "output_tensor",
+    "path",
+    "url",
+    "sha256",
+    "format",
+    "member",
+    "dataset",
+    "golden_images",
+    "input_size",
+    "label_set",
+    "min_miou",
+    "min_iou_per_class",
+    "min_agreement",
+    "min_class_iou",
+    "input_tensor",
+    "output_tensor",
 }
 
 
@@ -63,7 +75,9 @@ def apply_user_config(
 ) -> None:
     """Add the user's datasets and models (or override settings of known ones) in place."""
     source = str(config.get("__file__", "configuration"))
-    _check_keys({k for k in config if k != "__file__"}, TOP_KEYS, f"{source}: [tool.pytest-deeplab]")
+    _check_keys(
+        {k for k in config if k != "__file__"}, TOP_KEYS, f"{source}: [tool.pytest-deeplab]"
+    )
     for name, entry in _tables(config.get("datasets", {}), source, "datasets").items():
         datasets[name] = _dataset(name, entry, base_dir, f"{source}: [datasets.{name}]")
     for name, entry in _tables(config.get("models", {}), source, "models").items():
@@ -73,8 +87,10 @@ def apply_user_config(
 
 def _tables(value: Any, source: str, what: str) -> dict[str, dict[str, Any]]:
     if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
-        raise ConfigError(f"{source}: [{what}] must hold one table per name, "
-                          f"e.g. [tool.pytest-deeplab.{what}.NAME]")
+        raise ConfigError(
+            f"{source}: [{what}] must hold one table per name, "
+            f"e.g. [tool.pytest-deeplab.{what}.NAME]"
+        )
     return value
 
 
@@ -82,7 +98,9 @@ def _check_keys(keys: set[str], allowed: set[str], where: str) -> None:
     for key in sorted(keys - allowed):
         close = difflib.get_close_matches(key, sorted(allowed), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(f"{where}: unknown key {key!r}{hint}. Known keys: {', '.join(sorted(allowed))}")
+        raise ConfigError(
+            f"{where}: unknown key {key!r}{hint}. Known keys: {', '.join(sorted(allowed))}"
+        )
 
 
 def _dataset(name: str, entry: dict[str, Any], base: Path, where: str) -> DatasetSpec:
@@ -113,7 +131,9 @@ def _model(
     if "min_iou_per_class" in entry:
         table = entry["min_iou_per_class"]
         if not isinstance(table, dict):
-            raise ConfigError(f"{where}: min_iou_per_class must be a table, e.g. {{aeroplane = 0.85}}")
+            raise ConfigError(
+                f"{where}: min_iou_per_class must be a table, e.g. {{aeroplane = 0.85}}"
+            )
         changes["min_iou_per_class"] = {str(k): _fraction(v, k, where) for k, v in table.items()}
     if "input_size" in entry:
         size = entry["input_size"]

@@ -10,13 +10,14 @@ import numpy as np
 
 from pytest_deeplab.catalogue import ModelSpec
 from pytest_deeplab.checks import MaskThresholds, compare_masks, write_diff_image
+from pytest_deeplab.failures import DeepLabFailure
 from pytest_deeplab.golden import golden_metadata, sha256_file, update_command
 from pytest_deeplab.session import DeepLabSession, ImageRef
 
 Record = Callable[[str, Any], None]
 
 
-class GoldenMismatch(AssertionError):
+class GoldenMismatch(DeepLabFailure):
     """Raised with a complete, human-readable report."""
 
 
@@ -77,8 +78,9 @@ def compare_with_golden(
         min_agreement=model.min_agreement, min_class_iou=model.min_class_iou
     )
     comparison = compare_masks(golden.mask, mask, label_set, thresholds)
-    results.agreements[image_id] = comparison.agreement
-    record("deeplab_agreement", round(comparison.agreement, 6))
+    agreement = comparison.agreement if comparison.agreement is not None else 0.0
+    results.agreements[image_id] = agreement
+    record("deeplab_agreement", round(agreement, 6))
     record("deeplab_golden_tensorflow", golden.metadata.get("tensorflow"))
     if not comparison.passed:
         diff_path = deeplab.options.results_dir / model.name / f"{image_id}_diff.png"

@@ -7,7 +7,7 @@ so every mask comparison and mIOU computation takes it from here rather than ass
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -30,7 +30,7 @@ CITYSCAPES_COLOURS = (
     (0, 80, 100), (0, 0, 230), (119, 11, 32),
 )
 
-# ADE20K's 150 SceneParsing classes; DeepLab adds "other" as class 0, which is also its ignore label.
+# ADE20K's 150 SceneParsing classes; DeepLab adds "other" as class 0 (also its ignore label).
 ADE20K_CLASSES = (
     "other", "wall", "building", "sky", "floor", "tree", "ceiling", "road", "bed", "windowpane",
     "grass", "cabinet", "sidewalk", "person", "earth", "door", "table", "mountain", "plant",
@@ -56,7 +56,7 @@ ADE20K_CLASSES = (
 MINIZOO_CLASSES = ("background", "sky", "road", "building", "vehicle", "person")
 
 
-@lru_cache(maxsize=None)
+@cache
 def pascal_colormap() -> np.ndarray:
     """DeepLab's 256-entry PASCAL colour map: the bits of the index spread over R, G and B."""
     colormap = np.zeros((256, 3), dtype=np.uint8)

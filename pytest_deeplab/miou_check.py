@@ -10,6 +10,7 @@ import pytest
 
 from pytest_deeplab.catalogue import ModelSpec
 from pytest_deeplab.checks import miou_result
+from pytest_deeplab.failures import DeepLabFailure
 from pytest_deeplab.images import demo_resize, load_label, load_rgb, resize_mask
 from pytest_deeplab.metrics import confusion_matrix
 from pytest_deeplab.session import DeepLabSession
@@ -17,7 +18,7 @@ from pytest_deeplab.session import DeepLabSession
 Record = Callable[[str, Any], None]
 
 
-class MiouBelowThreshold(AssertionError):
+class MiouBelowThreshold(DeepLabFailure):
     """Raised with the per-class report."""
 
 
@@ -55,30 +56,24 @@ def check_miou(deeplab: DeepLabSession, model: ModelSpec, record: Record) -> Non
         )
     label_set = deeplab.label_set(model)
     matrix, count = dataset_confusion(deeplab, model)
-    result = miou_result(matrix, label_set, model.min_miou)
+    threshold = model.min_miou if model.min_miou is not None else 0.0
+    try:
+        result = miou_result(matrix, label_set, threshold, count, model.min_iou_per_class)
+    except ValueError as exc:  # a per-class minimum names no class of the label set
+        raise MiouBelowThreshold(f"model {model.name}: {exc}") from None
     results = deeplab.results[model.name]
     results.miou, results.miou_threshold = result.miou, model.min_miou
-    record("deeplab_miou", round(result.miou, 6))
+    results.miou_passed = result.passed and model.min_miou is not None
+    for name, value in result.properties().items():
+        record(f"deeplab_{name}", round(value, 6))
     record("deeplab_miou_images", count)
-    for name, iou in result.per_class_iou.items():
-        if iou is not None:
-            record(f"deeplab_iou_{name.replace(' ', '_')}", round(iou, 6))
-    problems = []
     if model.min_miou is None and not model.min_iou_per_class:
-        problems.append(
-            f"model {model.name} has no mIOU threshold; measured mIOU {result.miou:.4f} on "
-            f"{count} images. Set min_miou in [tool.pytest-deeplab.models.{model.name}]."
+        results.miou_passed = False
+        raise MiouBelowThreshold(
+            f"model {model.name} has no mIOU threshold, so this check cannot pass; measured mIOU "
+            f"{result.miou:.4f} on {count} images. Set min_miou in "
+            f"[tool.pytest-deeplab.models.{model.name}]."
         )
-    elif model.min_miou is not None and not result.passed:
-        problems.append(result.failure_message(model.name))
-    for name, floor in model.min_iou_per_class.items():
-        if name not in result.per_class_iou:
-            problems.append(f"min_iou_per_class names {name!r}, not a class of {label_set.name}")
-            continue
-        iou = result.per_class_iou[name]
-        if iou is None or iou < floor:
-            shown = "absent" if iou is None else f"{iou:.4f}"
-            problems.append(f"class {name}: IoU {shown} < {floor:.4f} (min_iou_per_class)")
-    results.miou_passed = not problems
-    if problems:
-        raise MiouBelowThreshold("\n".join(problems))
+    results.miou_passed = result.passed
+    if not result.passed:
+        raise MiouBelowThreshold(result.failure_message(model.name))

@@ -19,38 +19,85 @@ RESULTS_DIR_DEFAULT = "deeplab-results"
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("deeplab", "DeepLab model regression suite (pytest-deeplab)")
     group.addoption(
-        "--deeplab-models", metavar="SPEC", default=None,
+        "--deeplab-models",
+        metavar="SPEC",
+        default=None,
         help="models to test: all | bundled | official | user | comma-separated names or globs "
-             "(ini: deeplab_models). Nothing is collected when unset.",
+        "(ini: deeplab_models). Nothing is collected when unset.",
     )
     group.addoption(
-        "--deeplab-update-golden", nargs="?", const="yes", default=None, metavar="force",
+        "--deeplab-update-golden",
+        nargs="?",
+        const="yes",
+        default=None,
+        metavar="force",
         help="write or refresh golden masks (refused when CI is set, unless =force)",
     )
-    group.addoption("--deeplab-golden-dir", metavar="DIR", default=None,
-                    help=f"where golden masks live (ini: deeplab_golden_dir; "
-                         f"default: <rootdir>/{GOLDEN_DIR_DEFAULT})")
-    group.addoption("--deeplab-cache-dir", metavar="DIR", default=None,
-                    help="model cache (env PYTEST_DEEPLAB_CACHE; default: the platform cache dir)")
-    group.addoption("--deeplab-mirror", metavar="URL|DIR", action="append", default=[],
-                    help="a URL prefix or directory laid out like download.tensorflow.org/models/;"
-                         " repeatable, tried in order (ini: deeplab_mirrors)")
-    group.addoption("--deeplab-offline", action="store_true", default=False,
-                    help="never touch the network: cache and local mirrors only")
-    group.addoption("--deeplab-allow-missing", action="store_true", default=False,
-                    help="skip (instead of erroring on) models that cannot be had")
-    group.addoption("--deeplab-update-lock", action="store_true", default=False,
-                    help="accept archives whose checksum differs from deeplab-zoo.lock")
-    group.addoption("--deeplab-config", metavar="FILE", default=None,
-                    help="TOML with [tool.pytest-deeplab] tables (default: the rootdir's "
-                         "pyproject.toml)")
-    group.addoption("--deeplab-results-dir", metavar="DIR", default=None,
-                    help=f"where diff images are written (default: <rootdir>/{RESULTS_DIR_DEFAULT})")
-    group.addoption("--deeplab-report", metavar="FILE.html", default=None,
-                    help="write an HTML report of the run")
-    group.addoption("--deeplab-threads", metavar="N", type=int, default=None,
-                    help="TensorFlow intra-op threads (inter-op is then 1); recorded with results"
-                         " (ini: deeplab_threads)")
+    group.addoption(
+        "--deeplab-golden-dir",
+        metavar="DIR",
+        default=None,
+        help=f"where golden masks live (ini: deeplab_golden_dir; "
+        f"default: <rootdir>/{GOLDEN_DIR_DEFAULT})",
+    )
+    group.addoption(
+        "--deeplab-cache-dir",
+        metavar="DIR",
+        default=None,
+        help="model cache (env PYTEST_DEEPLAB_CACHE; default: the platform cache dir)",
+    )
+    group.addoption(
+        "--deeplab-mirror",
+        metavar="URL|DIR",
+        action="append",
+        default=[],
+        help="a URL prefix or directory laid out like download.tensorflow.org/models/;"
+        " repeatable, tried in order (ini: deeplab_mirrors)",
+    )
+    group.addoption(
+        "--deeplab-offline",
+        action="store_true",
+        default=False,
+        help="never touch the network: cache and local mirrors only",
+    )
+    group.addoption(
+        "--deeplab-allow-missing",
+        action="store_true",
+        default=False,
+        help="skip (instead of erroring on) models that cannot be had",
+    )
+    group.addoption(
+        "--deeplab-update-lock",
+        action="store_true",
+        default=False,
+        help="accept archives whose checksum differs from deeplab-zoo.lock",
+    )
+    group.addoption(
+        "--deeplab-config",
+        metavar="FILE",
+        default=None,
+        help="TOML with [tool.pytest-deeplab] tables (default: the rootdir's pyproject.toml)",
+    )
+    group.addoption(
+        "--deeplab-results-dir",
+        metavar="DIR",
+        default=None,
+        help=f"where diff images are written (default: <rootdir>/{RESULTS_DIR_DEFAULT})",
+    )
+    group.addoption(
+        "--deeplab-report",
+        metavar="FILE.html",
+        default=None,
+        help="write an HTML report of the run",
+    )
+    group.addoption(
+        "--deeplab-threads",
+        metavar="N",
+        type=int,
+        default=None,
+        help="TensorFlow intra-op threads (inter-op is then 1); recorded with results"
+        " (ini: deeplab_threads)",
+    )
     parser.addini("deeplab_models", "default for --deeplab-models", default=None)
     parser.addini("deeplab_golden_dir", "default for --deeplab-golden-dir", default=None)
     parser.addini("deeplab_mirrors", "mirrors tried in order", type="linelist", default=[])
@@ -99,9 +146,13 @@ def resolve_options(config: pytest.Config) -> DeepLabOptions:
     config_file = opt("deeplab_config")
     return DeepLabOptions(
         rootdir=root,
-        models=opt("deeplab_models") if opt("deeplab_models") is not None else ini("deeplab_models"),
+        models=opt("deeplab_models")
+        if opt("deeplab_models") is not None
+        else ini("deeplab_models"),
         update_golden=opt("deeplab_update_golden"),
-        golden_dir=rooted(opt("deeplab_golden_dir") or ini("deeplab_golden_dir"), GOLDEN_DIR_DEFAULT),
+        golden_dir=rooted(
+            opt("deeplab_golden_dir") or ini("deeplab_golden_dir"), GOLDEN_DIR_DEFAULT
+        ),
         cache_dir=Path(cache).expanduser() if cache else None,
         mirrors=[*opt("deeplab_mirror"), *(config.getini("deeplab_mirrors") or [])],
         offline=bool(opt("deeplab_offline")),

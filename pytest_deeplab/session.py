@@ -15,15 +15,22 @@ from typing import Any
 import numpy as np
 
 from pytest_deeplab import __version__
-from pytest_deeplab.catalogue import Catalogue, CatalogueError, DatasetSpec, ModelSpec
-from pytest_deeplab.catalogue import build_catalogue, fixtures_dir
+from pytest_deeplab.catalogue import (
+    Catalogue,
+    CatalogueError,
+    DatasetSpec,
+    ModelSpec,
+    build_catalogue,
+    fixtures_dir,
+)
 from pytest_deeplab.config import load_config_file
-from pytest_deeplab.golden import GoldenStore
+from pytest_deeplab.golden import GoldenStore, sha256_file
 from pytest_deeplab.images import demo_resize, find_pairs, load_rgb
 from pytest_deeplab.labelsets import LabelSet, get_label_set
 from pytest_deeplab.options import DeepLabOptions
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+LOCK_FILE = "deeplab-zoo.lock"
 
 
 class SelectionError(CatalogueError):
@@ -152,7 +159,7 @@ class DeepLabSession:
             cache_dir=self.options.cache_dir or default_cache_dir(),
             mirrors=mirrors,
             offline=self.options.offline or path is not None,
-            lock_path=None if model.source == "bundled" else self.options.rootdir / "deeplab-zoo.lock",
+            lock_path=None if model.source == "bundled" else self.options.rootdir / LOCK_FILE,
             update_lock=self.options.update_lock,
         )
         fetched = fetch(artifact, settings)
@@ -163,13 +170,12 @@ class DeepLabSession:
         """sha256 of the model file itself (golden metadata ties a golden to this exact file)."""
         path = self.model_file(model)
         if path not in self._sha256:
-            digest = hashlib.sha256()
-            files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-            for file in files:
-                with file.open("rb") as handle:
-                    for block in iter(lambda h=handle: h.read(1 << 20), b""):
-                        digest.update(block)
-            self._sha256[path] = digest.hexdigest()
+            if path.is_dir():  # a SavedModel: hash of its files' hashes, in name order
+                files = sorted(p for p in path.rglob("*") if p.is_file())
+                listing = "".join(f"{f.relative_to(path)}:{sha256_file(f)}\n" for f in files)
+                self._sha256[path] = hashlib.sha256(listing.encode()).hexdigest()
+            else:
+                self._sha256[path] = sha256_file(path)
         return self._sha256[path]
 
     def predictor(self, model: ModelSpec) -> Any:
@@ -241,11 +247,15 @@ class DeepLabSession:
 
 
 def list_images(directory: Path, exclude_suffix: str = "") -> list[ImageRef]:
-    """Images in a directory, sorted; label maps living beside them are left out."""
+    """Images in a directory (or matching a glob such as `photos/demo_*.jpg`), sorted; label
+    maps living beside them are left out."""
+    pattern = "*"
+    if any(ch in directory.name for ch in "*?["):
+        directory, pattern = directory.parent, directory.name
     if not directory.is_dir():
         raise CatalogueError(f"image directory {directory} does not exist")
     refs = []
-    for path in sorted(directory.iterdir()):
+    for path in sorted(directory.glob(pattern)):
         if path.suffix.lower() not in IMAGE_SUFFIXES:
             continue
         if exclude_suffix and path.stem.endswith(exclude_suffix):

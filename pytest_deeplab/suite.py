@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from pytest_deeplab.catalogue import ModelSpec
+from pytest_deeplab.failures import DeepLabFailure
 from pytest_deeplab.session import DeepLabSession, ImageRef
 
 MARKERS = {
@@ -23,10 +24,6 @@ MARKERS = {
     "deeplab_miou": "pytest-deeplab: an mIOU check over a labelled dataset",
     "deeplab_latency": "pytest-deeplab: a CPU inference-time benchmark",
 }
-
-
-class DeepLabFailure(AssertionError):
-    """A check that failed; its message is the whole report (no traceback is useful here)."""
 
 
 class DeepLabSuite(pytest.Collector):
@@ -88,7 +85,8 @@ class DeepLabItem(pytest.Item):
     def setup(self) -> None:
         why = self.deeplab.unavailable.get(self.model.name)
         if why:
-            pytest.skip(f"model {self.model.name} is not available (--deeplab-allow-missing): {why}")
+            pytest.skip(f"model {self.model.name} is not available "
+                        f"(--deeplab-allow-missing): {why}")
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, DeepLabFailure):

@@ -12,7 +12,7 @@ def _fmt(value: float | None, spec: str, none: str = "-") -> str:
 
 
 def summary_rows(deeplab: Any) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for model in deeplab.selected:
         result = deeplab.results[model.name]
         if result.skipped:

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from pytest_deeplab.catalogue import ModelSpec
-from pytest_deeplab.labelsets import LabelSet
+from pytest_deeplab.labelsets import LabelSet, get_label_set
 
 
 @dataclass
@@ -32,18 +32,23 @@ class ModelHandle:
 
     @property
     def label_set(self) -> LabelSet:
-        return self.session.label_set(self.spec)
+        return get_label_set(self.spec.label_set)
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         """Mask for an RGB uint8 image, demo-resized to the model's input size first."""
         from pytest_deeplab.images import demo_resize
 
-        return self.session.predictor(self.spec).predict(demo_resize(image, self.spec.input_size))
+        mask: np.ndarray = self.session.predictor(self.spec).predict(
+            demo_resize(image, self.spec.input_size)
+        )
+        return mask
 
     def predict_file(self, path: str | Path) -> np.ndarray:
-        return self.session.predictor(self.spec).predict(
+        """Mask for an image file, read and demo-resized as the suite does."""
+        mask: np.ndarray = self.session.predictor(self.spec).predict(
             self.session.prepared_image(Path(path), self.spec.input_size)
         )
+        return mask
 
     def golden_images(self) -> list[Any]:
         return list(self.session.golden_images(self.spec))

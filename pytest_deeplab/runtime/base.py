@@ -47,9 +47,10 @@ def to_mask(values: np.ndarray) -> np.ndarray:
     """Class ids as uint8 (every DeepLab label set has at most 256 ids)."""
     if values.dtype == np.uint8:
         return values
-    if values.size and (int(values.min()) < 0 or int(values.max()) > 255):
+    low, high = (int(values.min()), int(values.max())) if values.size else (0, 0)
+    if low < 0 or high > 255:
         raise ModelLoadError(
-            f"the model produced class ids outside 0..255 ({int(values.min())}..{int(values.max())}):"
-            " is output_tensor really the class-id mask?"
+            f"the model produced class ids outside 0..255 ({low}..{high}): "
+            "is output_tensor really the class-id mask?"
         )
     return values.astype(np.uint8)

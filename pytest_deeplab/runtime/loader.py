@@ -34,7 +34,9 @@ def load_predictor(
         from pytest_deeplab.runtime.saved_model import SavedModelPredictor
 
         return SavedModelPredictor(name, path, threads)
-    raise ModelLoadError(f"{name}: unknown model format {fmt!r} (frozen_graph, tflite, saved_model)")
+    raise ModelLoadError(
+        f"{name}: unknown model format {fmt!r} (frozen_graph, tflite, saved_model)"
+    )
 
 
 def onednn_setting() -> tuple[bool | None, str]:

@@ -9,7 +9,7 @@ from pytest_deeplab.runtime.base import ModelLoadError
 
 
 def import_tensorflow() -> Any:
-    """Import TensorFlow quietly (its C++ banner drowns the test report) or explain how to get it."""
+    """Import TensorFlow quietly (its C++ banner drowns the report), or say how to get it."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         import tensorflow as tf

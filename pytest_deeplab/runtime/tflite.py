@@ -49,14 +49,16 @@ class TFLitePredictor:
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
-        resized = Image.fromarray(image).resize((self.width, self.height), Image.BILINEAR)
+        resized = Image.fromarray(image).resize(
+            (self.width, self.height), Image.Resampling.BILINEAR
+        )
         x = np.asarray(resized, dtype=np.float32)[np.newaxis] / 127.5 - 1.0
         self.interpreter.set_tensor(self._input["index"], x.astype(self._input["dtype"]))
         self.interpreter.invoke()
         out = self.interpreter.get_tensor(self._output["index"])[0]
         mask = out.argmax(axis=-1).astype(np.uint8) if out.ndim == 3 else to_mask(out)
         if mask.shape != (h, w):
-            mask = np.asarray(Image.fromarray(mask).resize((w, h), Image.NEAREST))
+            mask = np.asarray(Image.fromarray(mask).resize((w, h), Image.Resampling.NEAREST))
         return mask
 
     def describe(self) -> dict[str, Any]:
@@ -64,9 +66,9 @@ class TFLitePredictor:
             "format": "tflite",
             "runtime": self.runtime,
             "input": f"{self._input['name']} {[int(v) for v in self._input['shape']]} "
-                     f"{np.dtype(self._input['dtype']).name}",
+            f"{np.dtype(self._input['dtype']).name}",
             "output": f"{self._output['name']} {[int(v) for v in self._output['shape']]} "
-                      f"{np.dtype(self._output['dtype']).name}",
+            f"{np.dtype(self._output['dtype']).name}",
         }
 
     def close(self) -> None:
