@@ -1,0 +1,406 @@
+"""Fetching zoo models: cache, mirrors, offline mode, lock file, safe extraction.
+
+Why pooch: it is the maintained, widely used downloader of the scientific Python stack (requests
+streaming with timeouts, a tqdm progress bar, FTP/SFTP for odd mirrors) and lets us hash while
+writing. Its own cache model (one URL per file, no lock file, no extraction staging) does not
+fit, so the cache, mirror order, retries and trust-on-first-use live here.
+Why filelock: pytest-xdist workers and parallel CI jobs share one cache; ``filelock.FileLock``
+is a portable OS lock (released by the kernel if the holder dies), so the second process simply
+waits and then finds the finished entry.
+
+The rest of the project calls :func:`fetch`, :func:`cached` and :func:`default_cache_dir` and
+catches :class:`FetchError`; nothing here imports TensorFlow. pooch and filelock are imported
+only when needed, so a cache hit and ``pytest --help`` never pay for them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from pytest_deeplab.fetching import download
+from pytest_deeplab.fetching.cache import Entry, Stamp, entry_name, sha256_file
+from pytest_deeplab.fetching.errors import (
+    Attempt,
+    FetchError,
+    IntegrityError,
+    UnsafeArchiveError,
+    raise_for,
+)
+from pytest_deeplab.fetching.extract import NotAnArchive, UnsafeMember, extract_archive, find_member
+from pytest_deeplab.fetching.lockfile import LockFileError, Pin, read_pins, write_pin
+
+__all__ = [
+    "Artifact",
+    "FetchError",
+    "FetchSettings",
+    "FetchedModel",
+    "IntegrityError",
+    "UnsafeArchiveError",
+    "cached",
+    "default_cache_dir",
+    "fetch",
+]
+
+CACHE_ENV = "PYTEST_DEEPLAB_CACHE"
+LOCK_FILE_NAME = "deeplab-zoo.lock"
+UPDATE_LOCK_HINT = "if the new file is expected, rerun with --deeplab-update-lock"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """What to fetch (``catalogue.ModelSpec`` builds these)."""
+
+    name: str  # model name, e.g. "mobilenetv2_coco_voc_trainaug"
+    filename: str  # file under the zoo's base URL, e.g. "deeplabv3_mnv2_..._2018_01_29.tar.gz"
+    url: str  # full default URL
+    member: str | None  # file wanted inside the archive (any depth); None for a plain file
+    sha256: str | None = None
+    sha384: str | None = None
+    size: int | None = None
+
+
+def default_cache_dir() -> Path:
+    """``$PYTEST_DEEPLAB_CACHE``, else the platform's user cache directory."""
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env).expanduser()
+    import pooch
+
+    return Path(pooch.os_cache("pytest-deeplab"))
+
+
+@dataclass
+class FetchSettings:
+    """How to fetch: where to cache, where to look, what to trust."""
+
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    mirrors: list[str] = field(default_factory=list)  # URL prefixes or local dirs, in order
+    offline: bool = False  # never touch the network: cache and local mirrors only
+    lock_path: Path | None = None  # deeplab-zoo.lock in the rootdir
+    update_lock: bool = False  # accept a changed file deliberately
+    timeout: float = 60.0  # per connect / per read, seconds
+    retries: int = 3  # tries per source for faults that can heal
+    progress: bool = True  # tqdm bar when stderr is a terminal
+    backoff: float = 1.0  # first pause between retries; doubles each time
+
+
+@dataclass(frozen=True)
+class FetchedModel:
+    """A model file ready to load, and the evidence of what it is."""
+
+    name: str
+    path: Path  # the model file: extracted member or the plain file
+    sha256: str  # of the archive as fetched (what the lock file pins)
+    size: int  # of the archive
+    file_sha256: str  # of the model file itself (golden metadata records this)
+    source: str  # "cache", or the mirror / default URL it was fetched from just now
+    origin: str  # the exact URL or path the bytes came from originally
+
+
+@dataclass(frozen=True)
+class _Source:
+    label: str  # the mirror as the user gave it, or the default URL
+    location: str  # full URL or path of the file
+    local: Path | None  # set for local-directory mirrors
+
+
+def fetch(artifact: Artifact, settings: FetchSettings) -> FetchedModel:
+    """Return the model from the cache, or fetch, verify, extract and cache it.
+
+    Raises :class:`FetchError` (or its subclasses :class:`IntegrityError`,
+    :class:`UnsafeArchiveError`) naming every source tried and how to provide the model.
+    """
+    entry = _entry(artifact, settings)
+    hit = _cache_hit(artifact, settings, entry, rehash=False)
+    if hit is not None:
+        return hit
+    with entry.exclusive():
+        hit = _cache_hit(artifact, settings, entry, rehash=True)
+        if hit is not None:
+            return hit
+        return _fetch_fresh(artifact, settings, entry)
+
+
+def cached(artifact: Artifact, settings: FetchSettings) -> Path | None:
+    """The cached model file if it is there and unchanged since verified; no network, no lock.
+
+    A file whose mtime changed reports None here; :func:`fetch` re-hashes it once and reuses it.
+    The lock file is checked by :func:`fetch`, not here.
+    """
+    entry = _entry(artifact, settings)
+    stamp = entry.read_stamp()
+    if stamp is None or not _stamp_fits(artifact, stamp) or not entry.still_valid(stamp):
+        return None
+    return entry.model_path(stamp)
+
+
+# --- cache hits ------------------------------------------------------------------------------
+
+
+def _entry(artifact: Artifact, settings: FetchSettings) -> Entry:
+    return Entry(Path(settings.cache_dir), entry_name(artifact.filename))
+
+
+def _cache_hit(
+    artifact: Artifact, settings: FetchSettings, entry: Entry, *, rehash: bool
+) -> FetchedModel | None:
+    """A verified cached model, or None; a lock-file mismatch raises instead of re-fetching."""
+    stamp = entry.read_stamp()
+    if stamp is None or not _stamp_fits(artifact, stamp):
+        return None
+    if not entry.still_valid(stamp):
+        if not rehash:
+            return None
+        fresh = entry.revalidate(stamp)
+        if fresh is None:
+            return None
+        stamp = fresh
+    _enforce_pin(artifact, settings, stamp.sha256, stamp.size, f"cached copy {entry.path}")
+    return _fetched(artifact, entry, stamp, "cache")
+
+
+def _stamp_fits(artifact: Artifact, stamp: Stamp) -> bool:
+    """The entry holds this artifact: same member, and any known checksum agrees."""
+    if artifact.member is None:
+        fits_member = stamp.member == PurePosixPath(artifact.filename).name
+    else:
+        wanted = PurePosixPath(artifact.member).parts
+        fits_member = PurePosixPath(stamp.member).parts[-len(wanted) :] == wanted
+    return (
+        fits_member
+        and artifact.sha256 in (None, stamp.sha256)
+        and artifact.sha384 in (None, stamp.sha384)
+        and artifact.size in (None, stamp.size)
+    )
+
+
+def _fetched(artifact: Artifact, entry: Entry, stamp: Stamp, source: str) -> FetchedModel:
+    return FetchedModel(
+        name=artifact.name,
+        path=entry.model_path(stamp),
+        sha256=stamp.sha256,
+        size=stamp.size,
+        file_sha256=stamp.file_sha256,
+        source=source,
+        origin=stamp.origin,
+    )
+
+
+# --- the lock file ---------------------------------------------------------------------------
+
+
+def _enforce_pin(
+    artifact: Artifact, settings: FetchSettings, sha256: str, size: int, what: str
+) -> None:
+    """Trust on first use: record a new pin; a different file raises unless update_lock."""
+    if settings.lock_path is None:
+        return
+    key = PurePosixPath(artifact.filename).name
+    pin = _read_pins(artifact, settings.lock_path).get(key)
+    mine = Pin(model=artifact.name, sha256=sha256, size=size)
+    if pin is not None and (pin.sha256, pin.size) == (sha256, size):
+        return
+    if pin is not None and not settings.update_lock:
+        reason = (
+            f"{what} has sha256 {sha256} ({size} bytes) but {settings.lock_path} expects "
+            f"sha256 {pin.sha256} ({pin.size} bytes) for {key}; {UPDATE_LOCK_HINT}"
+        )
+        raise IntegrityError(
+            artifact.name,
+            f"Model {artifact.name!r}: {reason}.",
+            [Attempt(what, reason, "integrity")],
+        )
+    _write_pin(settings, key, mine)
+
+
+def _pin_conflict(artifact: Artifact, settings: FetchSettings, digest: download.Digest) -> str:
+    """Why a fresh download contradicts the lock file, or '' if it does not."""
+    if settings.lock_path is None or settings.update_lock:
+        return ""
+    key = PurePosixPath(artifact.filename).name
+    pin = _read_pins(artifact, settings.lock_path).get(key)
+    if pin is None or (pin.sha256, pin.size) == (digest.sha256, digest.size):
+        return ""
+    return (
+        f"got sha256 {digest.sha256} ({digest.size} bytes) but {settings.lock_path} expects "
+        f"sha256 {pin.sha256} ({pin.size} bytes) for {key}; {UPDATE_LOCK_HINT}"
+    )
+
+
+def _read_pins(artifact: Artifact, path: Path) -> dict[str, Pin]:
+    try:
+        return read_pins(path)
+    except LockFileError as exc:
+        raise FetchError(artifact.name, f"{exc}; fix or delete it to re-pin") from exc
+
+
+def _write_pin(settings: FetchSettings, key: str, pin: Pin) -> None:
+    """Serialise writers (xdist workers) on a lock in the cache, keeping the rootdir clean."""
+    from filelock import FileLock
+
+    assert settings.lock_path is not None
+    ident = hashlib.sha1(str(Path(settings.lock_path).resolve()).encode()).hexdigest()[:16]
+    guard = Path(settings.cache_dir) / ".locks" / f"lockfile-{ident}.lock"
+    guard.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(guard)):
+        write_pin(Path(settings.lock_path), key, pin)
+
+
+# --- fetching --------------------------------------------------------------------------------
+
+
+class _SourceFailed(Exception):
+    def __init__(self, reason: str, kind: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind
+
+
+def _fetch_fresh(artifact: Artifact, settings: FetchSettings, entry: Entry) -> FetchedModel:
+    """Try every source in order; the first that delivers verified, safe bytes is cached."""
+    attempts = [Attempt(f"cache {entry.path}", _cache_state(entry))]
+    for source in _sources(artifact, settings):
+        if source.local is None and settings.offline:
+            attempts.append(Attempt(source.location, "skipped: offline (--deeplab-offline)"))
+            continue
+        with entry.staging() as stage:
+            try:
+                stamp = _stage(artifact, settings, source, stage, attempts)
+            except _SourceFailed as failed:
+                attempts.append(Attempt(source.location, failed.reason, failed.kind))
+                continue
+            entry.publish(stage / "entry", stamp)
+        _enforce_pin(artifact, settings, stamp.sha256, stamp.size, source.location)
+        return _fetched(artifact, entry, stamp, source.label)
+    raise_for(artifact.name, artifact.filename, attempts)
+    raise AssertionError("unreachable")
+
+
+def _cache_state(entry: Entry) -> str:
+    if not entry.path.exists():
+        return "not cached"
+    return "cached copy unusable (changed on disk, or another file); fetching again"
+
+
+def _sources(artifact: Artifact, settings: FetchSettings) -> Iterator[_Source]:
+    """Mirrors in the order given (each at every plausible relative path), then the URL."""
+    for mirror in settings.mirrors:
+        local = download.local_path(mirror)
+        for rel in _relative_paths(artifact):
+            if local is not None:
+                yield _Source(mirror, str(local / rel), local / rel)
+            else:
+                yield _Source(mirror, f"{mirror.rstrip('/')}/{rel}", None)
+    yield _Source(artifact.url, artifact.url, None)
+
+
+def _relative_paths(artifact: Artifact) -> list[str]:
+    """Where a mirror laid out like download.tensorflow.org/models/ keeps the file."""
+    paths = []
+    if "/models/" in artifact.url:
+        paths.append(artifact.url.split("/models/", 1)[1])
+    paths += [artifact.filename, PurePosixPath(artifact.filename).name]
+    return list(dict.fromkeys(p.lstrip("/") for p in paths))
+
+
+def _stage(
+    artifact: Artifact,
+    settings: FetchSettings,
+    source: _Source,
+    stage: Path,
+    attempts: list[Attempt],
+) -> Stamp:
+    """Download into ``stage``, verify, extract into ``stage/entry``; return its stamp."""
+    archive = stage / "download"
+    digest = _download(artifact, settings, source, archive, attempts)
+    _verify(artifact, settings, digest)
+    files = stage / "entry" / "files"
+    files.mkdir(parents=True)
+    model = _unpack(artifact, archive, files)
+    st = model.stat()
+    file_sha = digest.sha256 if artifact.member is None else sha256_file(model)
+    return Stamp(
+        name=artifact.name,
+        filename=artifact.filename,
+        origin=source.location,
+        sha256=digest.sha256,
+        sha384=digest.sha384,
+        size=digest.size,
+        member=model.relative_to(files).as_posix(),
+        file_sha256=file_sha,
+        file_size=st.st_size,
+        file_mtime_ns=st.st_mtime_ns,
+    )
+
+
+def _download(
+    artifact: Artifact,
+    settings: FetchSettings,
+    source: _Source,
+    dest: Path,
+    attempts: list[Attempt],
+) -> download.Digest:
+    try:
+        if source.local is not None:
+            return download.copy_local(source.local, dest, artifact.size)
+        return download.with_retries(
+            lambda: download.download_url(
+                source.location,
+                dest,
+                timeout=settings.timeout,
+                progress=settings.progress,
+                expected_size=artifact.size,
+            ),
+            retries=settings.retries,
+            backoff=settings.backoff,
+            note=lambda why: attempts.append(Attempt(source.location, why, "transient")),
+        )
+    except download.SourceMissing as exc:
+        raise _SourceFailed(str(exc), "missing") from exc
+    except download.Transient as exc:
+        attempts.pop()  # the last try's note is replaced by the final verdict
+        raise _SourceFailed(f"gave up after {settings.retries} tries: {exc}", "transient") from exc
+    except OSError as exc:
+        raise _SourceFailed(f"cannot read: {exc}", "missing") from exc
+
+
+def _verify(artifact: Artifact, settings: FetchSettings, digest: download.Digest) -> None:
+    """Known checksums first (the catalogue's word is final), then the lock file."""
+    if artifact.size is not None and digest.size != artifact.size:
+        raise _SourceFailed(
+            f"size {digest.size} bytes, expected {artifact.size} (catalogue)", "integrity"
+        )
+    for algo, known, got in (
+        ("sha256", artifact.sha256, digest.sha256),
+        ("sha384", artifact.sha384, digest.sha384),
+    ):
+        if known is not None and known.lower() != got:
+            raise _SourceFailed(
+                f"{algo} {got} does not match the known {algo} {known} (catalogue); "
+                "--deeplab-update-lock cannot override a published checksum",
+                "integrity",
+            )
+    conflict = _pin_conflict(artifact, settings, digest)
+    if conflict:
+        raise _SourceFailed(conflict, "integrity")
+
+
+def _unpack(artifact: Artifact, archive: Path, files: Path) -> Path:
+    """Extract (checked) or place the plain file; return the model file inside ``files``."""
+    if artifact.member is None:
+        target = files / PurePosixPath(artifact.filename).name
+        os.replace(archive, target)
+        return target
+    try:
+        extract_archive(archive, files)
+        return find_member(files, artifact.member)
+    except UnsafeMember as exc:
+        raise _SourceFailed(f"unsafe archive, nothing extracted: {exc}", "unsafe") from exc
+    except NotAnArchive as exc:
+        raise _SourceFailed(str(exc), "missing") from exc
+    except LookupError as exc:
+        raise _SourceFailed(str(exc), "missing") from exc

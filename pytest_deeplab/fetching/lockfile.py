@@ -1,0 +1,84 @@
+"""``deeplab-zoo.lock``: the size and sha256 of every archive fetched, meant to be committed.
+
+Trust on first use: most zoo files have no published checksum, so the first fetch pins what it
+got and every later fetch (on any machine that shares the committed lock file) must get the same
+bytes. JSON, sorted and indented, so a changed pin is a one-line diff in review; written through
+a temporary file and ``os.replace`` so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+FORMAT_VERSION = 1
+COMMENT = (
+    "Written by pytest-deeplab: size and sha256 of every model archive fetched. Commit it; "
+    "rerun with --deeplab-update-lock to accept a changed archive deliberately."
+)
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One archive as first seen."""
+
+    model: str
+    sha256: str
+    size: int
+
+
+class LockFileError(ValueError):
+    """The lock file exists but cannot be read as one (hand-edited, merge conflict...)."""
+
+
+def read_pins(path: Path) -> dict[str, Pin]:
+    """All pins, keyed by archive file name; a missing file is an empty lock."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    try:
+        data = json.loads(text)
+        return {key: Pin(**value) for key, value in data.get("archives", {}).items()}
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise LockFileError(f"{path} is not a valid pytest-deeplab lock file: {exc}") from exc
+
+
+def write_pin(path: Path, filename: str, pin: Pin) -> None:
+    """Add or replace one pin; the caller holds the lock that serialises writers."""
+    pins = read_pins(path)
+    if pins.get(filename) == pin:
+        return
+    pins[filename] = pin
+    _atomic_write(path, _render(pins))
+
+
+def _render(pins: dict[str, Pin]) -> str:
+    document: dict[str, Any] = {
+        "comment": COMMENT,
+        "version": FORMAT_VERSION,
+        "archives": {
+            name: {"model": p.model, "sha256": p.sha256, "size": p.size}
+            for name, p in sorted(pins.items())
+        },
+    }
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; this file is meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
