@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -43,6 +43,7 @@ __all__ = [
     "cached",
     "default_cache_dir",
     "fetch",
+    "fetch_many",
 ]
 
 CACHE_ENV = "PYTEST_DEEPLAB_CACHE"
@@ -125,6 +126,23 @@ def fetch(artifact: Artifact, settings: FetchSettings) -> FetchedModel:
         return _fetch_fresh(artifact, settings, entry)
 
 
+def fetch_many(
+    artifacts: Iterable[Artifact], settings: FetchSettings
+) -> tuple[dict[str, FetchedModel], list[FetchError]]:
+    """Fetch each artifact; collect failures instead of stopping at the first.
+
+    Fail-closed callers (``--deeplab-models=all``) report every missing model at once.
+    """
+    fetched: dict[str, FetchedModel] = {}
+    failed: list[FetchError] = []
+    for artifact in artifacts:
+        try:
+            fetched[artifact.name] = fetch(artifact, settings)
+        except FetchError as exc:
+            failed.append(exc)
+    return fetched, failed
+
+
 def cached(artifact: Artifact, settings: FetchSettings) -> Path | None:
     """The cached model file if it is there and unchanged since verified; no network, no lock.
 
@@ -172,10 +190,14 @@ def _stamp_fits(artifact: Artifact, stamp: Stamp) -> bool:
         fits_member = PurePosixPath(stamp.member).parts[-len(wanted) :] == wanted
     return (
         fits_member
-        and artifact.sha256 in (None, stamp.sha256)
-        and artifact.sha384 in (None, stamp.sha384)
+        and _agrees(artifact.sha256, stamp.sha256)
+        and _agrees(artifact.sha384, stamp.sha384)
         and artifact.size in (None, stamp.size)
     )
+
+
+def _agrees(known: str | None, actual: str) -> bool:
+    return known is None or known.lower() == actual
 
 
 def _fetched(artifact: Artifact, entry: Entry, stamp: Stamp, source: str) -> FetchedModel:
@@ -207,7 +229,8 @@ def _enforce_pin(
     if pin is not None and not settings.update_lock:
         reason = (
             f"{what} has sha256 {sha256} ({size} bytes) but {settings.lock_path} expects "
-            f"sha256 {pin.sha256} ({pin.size} bytes) for {key}; {UPDATE_LOCK_HINT}"
+            f"sha256 {pin.sha256} ({pin.size} bytes) for {key}; {UPDATE_LOCK_HINT}, "
+            f"or delete {_entry(artifact, settings).path} to download it again"
         )
         raise IntegrityError(
             artifact.name,
@@ -295,7 +318,8 @@ def _sources(artifact: Artifact, settings: FetchSettings) -> Iterator[_Source]:
                 yield _Source(mirror, str(local / rel), local / rel)
             else:
                 yield _Source(mirror, f"{mirror.rstrip('/')}/{rel}", None)
-    yield _Source(artifact.url, artifact.url, None)
+    if artifact.url:  # user models given as a local path have no URL
+        yield _Source(artifact.url, artifact.url, None)
 
 
 def _relative_paths(artifact: Artifact) -> list[str]:

@@ -85,12 +85,6 @@ def add_options(parser: pytest.Parser) -> None:
         help=f"where diff images are written (default: <rootdir>/{RESULTS_DIR_DEFAULT})",
     )
     group.addoption(
-        "--deeplab-report",
-        metavar="FILE.html",
-        default=None,
-        help="write an HTML report of the run",
-    )
-    group.addoption(
         "--deeplab-threads",
         metavar="N",
         type=int,
@@ -119,7 +113,6 @@ class DeepLabOptions:
     update_lock: bool = False
     config_file: Path | None = None
     results_dir: Path = Path(RESULTS_DIR_DEFAULT)
-    report: Path | None = None
     threads: int | None = None
 
     @property
@@ -160,6 +153,5 @@ def resolve_options(config: pytest.Config) -> DeepLabOptions:
         update_lock=bool(opt("deeplab_update_lock")),
         config_file=rooted(config_file, "") if config_file else None,
         results_dir=rooted(opt("deeplab_results_dir"), RESULTS_DIR_DEFAULT),
-        report=rooted(opt("deeplab_report"), "") if opt("deeplab_report") else None,
         threads=int(threads) if threads else None,
     )

@@ -10,6 +10,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +34,7 @@ from pytest_deeplab.fetch import (
     cached,
     default_cache_dir,
     fetch,
+    fetch_many,
 )
 from pytest_deeplab.fetching import cache as cache_module
 from pytest_deeplab.fetching import download as download_module
@@ -475,3 +477,64 @@ def test_default_cache_dir_follows_the_environment(
     assert default_cache_dir() == tmp_path / "c"
     monkeypatch.delenv("PYTEST_DEEPLAB_CACHE")
     assert "pytest-deeplab" in str(default_cache_dir())
+
+
+def test_progress_bar_only_on_a_terminal(
+    zoo: ZooServer,
+    settings: FetchSettings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    big = zoo_tarball(TOP, {"frozen_inference_graph.pb": os.urandom(2 << 20)})
+    fetch(artifact(zoo.add("quiet.tar.gz", big), "quiet.tar.gz"), settings)
+    assert capsys.readouterr().err == ""
+
+    settings.progress = True
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    fetch(artifact(zoo.add(TARBALL, big)), settings)
+    assert "100%" in capsys.readouterr().err
+
+
+def test_fetch_many_collects_every_failure(zoo: ZooServer, settings: FetchSettings) -> None:
+    good = artifact(zoo.add(TARBALL, zoo_tarball(TOP)))
+    missing = Artifact("gone", "gone.tar.gz", zoo.url("gone.tar.gz"), "frozen_inference_graph.pb")
+
+    fetched, failed = fetch_many([good, missing, missing], settings)
+
+    assert list(fetched) == ["tiny"]
+    assert [e.model for e in failed] == ["gone", "gone"]
+
+
+REAL_ZOO = Path(__file__).resolve().parents[2] / "shared" / "real-zoo" / "models"
+
+
+@pytest.mark.skipif(not REAL_ZOO.is_dir(), reason="../shared/real-zoo is not present")
+def test_real_tflite_through_a_local_mirror(settings: FetchSettings) -> None:
+    settings.mirrors, settings.offline = [str(REAL_ZOO)], True
+    tflite = Artifact(
+        name="deeplabv3_257_mv_gpu",
+        filename="deeplabv3_257_mv_gpu.tflite",
+        url="https://storage.googleapis.com/download.tensorflow.org/models/tflite/gpu/deeplabv3_257_mv_gpu.tflite",
+        member=None,
+        sha256="68a539782c2c6a72f8aac3724600124a85ed977162b44e84cbae5db717c933c6",
+    )
+
+    got = fetch(tflite, settings)
+
+    assert got.source == str(REAL_ZOO)
+    assert got.path.read_bytes()[4:8] == b"TFL3"
+
+
+def test_a_local_user_archive_without_url(settings: FetchSettings, tmp_path: Path) -> None:
+    (tmp_path / "my-model.tar.gz").write_bytes(zoo_tarball("my-model"))
+    settings.mirrors = [str(tmp_path)]
+    mine = Artifact("my-mnv2", "my-model.tar.gz", "", "frozen_inference_graph.pb")
+
+    assert fetch(mine, settings).path.read_bytes() == GRAPH
+    (tmp_path / "my-model.tar.gz").unlink()
+    assert fetch(mine, settings).source == "cache"
+
+
+def test_unknown_url_scheme_is_a_plain_miss(settings: FetchSettings) -> None:
+    with pytest.raises(FetchError, match="gopher://"):
+        fetch(artifact("gopher://example.org/models/" + TARBALL), settings)

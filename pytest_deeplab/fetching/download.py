@@ -96,11 +96,15 @@ def download_url(
     import pooch
     import requests
 
-    show_bar = progress and sys.stderr.isatty() and (expected_size or 0) >= PROGRESS_MIN_BYTES
+    small = expected_size is not None and expected_size < PROGRESS_MIN_BYTES
+    show_bar = progress and not small and sys.stderr.isatty()
     if url.startswith(("http://", "https://")):
         downloader = pooch.HTTPDownloader(progressbar=show_bar, chunk_size=CHUNK, timeout=timeout)
     else:
-        downloader = pooch.downloaders.choose_downloader(url, progressbar=show_bar)
+        try:
+            downloader = pooch.downloaders.choose_downloader(url, progressbar=show_bar)
+        except ValueError as exc:  # an unknown scheme: no use retrying
+            raise SourceMissing(str(exc)) from exc
     with dest.open("wb") as out:
         writer = _HashingWriter(out, expected_size)
         try:
