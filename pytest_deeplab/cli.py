@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pytest_deeplab.catalogue import Catalogue, CatalogueError, ModelSpec
 from pytest_deeplab.options import DeepLabOptions
@@ -37,7 +38,21 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("models", nargs="+", help="names, globs, all, official, user")
     fetch.add_argument("--update-lock", action="store_true",
                        help="accept archives whose checksum differs from deeplab-zoo.lock")
+    for module in _command_modules():
+        module.add_parser(commands, common)
     return parser
+
+
+def _command_modules() -> list[Any]:
+    """Subcommands that live in their own modules (each has `add_parser` and `run`)."""
+    import importlib
+
+    return [importlib.import_module(name) for name in EXTRA_COMMANDS]
+
+
+# Each module exposes add_parser(subparsers, common) and run(args) -> exit code; the subcommand's
+# name is the module's COMMAND.
+EXTRA_COMMANDS: tuple[str, ...] = ()
 
 
 def _options(args: argparse.Namespace, models: str) -> DeepLabOptions:
@@ -103,6 +118,9 @@ def _fetch(session: DeepLabSession) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    for module in _command_modules():
+        if args.command == module.COMMAND:
+            return int(module.run(args))
     spec = ",".join(args.models) if args.command == "fetch" else "all"
     try:
         session = DeepLabSession(_options(args, spec))
