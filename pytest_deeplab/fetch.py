@@ -160,7 +160,7 @@ def cached(artifact: Artifact, settings: FetchSettings) -> Path | None:
 
 
 def _entry(artifact: Artifact, settings: FetchSettings) -> Entry:
-    return Entry(Path(settings.cache_dir), entry_name(artifact.filename))
+    return Entry(Path(settings.cache_dir), entry_name(artifact.name))
 
 
 def _cache_hit(
@@ -182,7 +182,9 @@ def _cache_hit(
 
 
 def _stamp_fits(artifact: Artifact, stamp: Stamp) -> bool:
-    """The entry holds this artifact: same member, and any known checksum agrees."""
+    """The entry holds this artifact: same archive and member, and known checksums agree."""
+    if PurePosixPath(stamp.filename).name != PurePosixPath(artifact.filename).name:
+        return False
     if artifact.member is None:
         fits_member = stamp.member == PurePosixPath(artifact.filename).name
     else:
@@ -221,15 +223,17 @@ def _enforce_pin(
     """Trust on first use: record a new pin; a different file raises unless update_lock."""
     if settings.lock_path is None:
         return
-    key = PurePosixPath(artifact.filename).name
+    key, archive = artifact.name, PurePosixPath(artifact.filename).name
     pin = _read_pins(artifact, settings.lock_path).get(key)
-    mine = Pin(model=artifact.name, sha256=sha256, size=size)
-    if pin is not None and (pin.sha256, pin.size) == (sha256, size):
+    mine = Pin(archive=archive, sha256=sha256, size=size)
+    same_bytes = pin is not None and (pin.sha256, pin.size) == (sha256, size)
+    if pin == mine:
         return
-    if pin is not None and not settings.update_lock:
+    if pin is not None and not same_bytes and not settings.update_lock:
         reason = (
             f"{what} has sha256 {sha256} ({size} bytes) but {settings.lock_path} expects "
-            f"sha256 {pin.sha256} ({pin.size} bytes) for {key}; {UPDATE_LOCK_HINT}, "
+            f"sha256 {pin.sha256} ({pin.size} bytes, {pin.archive}) for model {key}; "
+            f"{UPDATE_LOCK_HINT}, "
             f"or delete {_entry(artifact, settings).path} to download it again"
         )
         raise IntegrityError(
@@ -244,13 +248,13 @@ def _pin_conflict(artifact: Artifact, settings: FetchSettings, digest: download.
     """Why a fresh download contradicts the lock file, or '' if it does not."""
     if settings.lock_path is None or settings.update_lock:
         return ""
-    key = PurePosixPath(artifact.filename).name
-    pin = _read_pins(artifact, settings.lock_path).get(key)
+    pin = _read_pins(artifact, settings.lock_path).get(artifact.name)
     if pin is None or (pin.sha256, pin.size) == (digest.sha256, digest.size):
         return ""
     return (
         f"got sha256 {digest.sha256} ({digest.size} bytes) but {settings.lock_path} expects "
-        f"sha256 {pin.sha256} ({pin.size} bytes) for {key}; {UPDATE_LOCK_HINT}"
+        f"sha256 {pin.sha256} ({pin.size} bytes, {pin.archive}) for model {artifact.name}; "
+        f"{UPDATE_LOCK_HINT}"
     )
 
 

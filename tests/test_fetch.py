@@ -64,8 +64,10 @@ def settings(tmp_path: Path) -> FetchSettings:
 
 
 def artifact(url: str, filename: str = TARBALL, **known: object) -> Artifact:
+    """Model "tiny" for the default tarball; other files are models named after their stem."""
     member = None if filename.endswith(".tflite") else "frozen_inference_graph.pb"
-    return Artifact(name="tiny", filename=filename, url=url, member=member, **known)  # type: ignore[arg-type]
+    name = "tiny" if filename == TARBALL else filename.split(".")[0]
+    return Artifact(name=name, filename=filename, url=url, member=member, **known)  # type: ignore[arg-type]
 
 
 def sha256(data: bytes) -> str:
@@ -83,7 +85,7 @@ def entries(settings: FetchSettings) -> list[str]:
 
 def lock_pins(settings: FetchSettings) -> dict[str, dict[str, object]]:
     assert settings.lock_path is not None
-    return json.loads(settings.lock_path.read_text())["archives"]  # type: ignore[no-any-return]
+    return json.loads(settings.lock_path.read_text())["models"]  # type: ignore[no-any-return]
 
 
 # --- the happy path ------------------------------------------------------------------------
@@ -100,9 +102,9 @@ def test_first_fetch_downloads_extracts_and_pins(zoo: ZooServer, settings: Fetch
     assert (got.sha256, got.size, got.file_sha256) == (sha256(data), len(data), sha256(GRAPH))
     assert got.source == url
     assert lock_pins(settings) == {
-        TARBALL: {"model": "tiny", "sha256": sha256(data), "size": len(data)}
+        "tiny": {"archive": TARBALL, "sha256": sha256(data), "size": len(data)}
     }
-    assert entries(settings) == [TOP]
+    assert entries(settings) == ["tiny"]
 
 
 def test_second_fetch_is_a_cache_hit_without_network(
@@ -164,7 +166,7 @@ def test_transient_fault_is_retried(zoo: ZooServer, settings: FetchSettings, fau
 
     assert zoo.hits[TARBALL] == 2
     assert got.path.read_bytes() == GRAPH
-    assert entries(settings) == [TOP]
+    assert entries(settings) == ["tiny"]
 
 
 def test_persistent_500_gives_up_after_the_retries(zoo: ZooServer, settings: FetchSettings) -> None:
@@ -279,7 +281,7 @@ def test_interrupted_download_leaves_nothing_half_made(
 
 
 def test_staging_left_by_a_killed_process_is_swept(zoo: ZooServer, settings: FetchSettings) -> None:
-    debris = Path(settings.cache_dir) / ".tmp" / f"{TOP}-killed" / "download"
+    debris = Path(settings.cache_dir) / ".tmp" / "tiny-killed" / "download"
     debris.parent.mkdir(parents=True)
     debris.write_bytes(b"partial")
 
@@ -386,7 +388,7 @@ def test_changed_upstream_file_fails_loudly_until_accepted(
     settings.update_lock = True
     got = fetch(artifact(url), settings)
     assert got.path.read_bytes() == b"retrained"
-    assert lock_pins(settings)[TARBALL]["sha256"] == sha256(new)
+    assert lock_pins(settings)["tiny"]["sha256"] == sha256(new)
 
 
 def test_cached_copy_that_contradicts_the_lock_is_refused(
@@ -410,7 +412,7 @@ def test_lock_file_is_sorted_and_stable(zoo: ZooServer, settings: FetchSettings)
     text = settings.lock_path.read_text()
     fetch(artifact(zoo.url("alpha.tar.gz"), "alpha.tar.gz"), settings)
 
-    assert list(lock_pins(settings)) == ["alpha.tar.gz", "zeta.tar.gz"]
+    assert list(lock_pins(settings)) == ["alpha", "zeta"]
     assert settings.lock_path.read_text() == text and text.endswith("}\n")
 
 
@@ -538,3 +540,18 @@ def test_a_local_user_archive_without_url(settings: FetchSettings, tmp_path: Pat
 def test_unknown_url_scheme_is_a_plain_miss(settings: FetchSettings) -> None:
     with pytest.raises(FetchError, match="gopher://"):
         fetch(artifact("gopher://example.org/models/" + TARBALL), settings)
+
+
+def test_models_sharing_an_archive_name_do_not_mix(settings: FetchSettings, tmp_path: Path) -> None:
+    for who in ("alice", "bob"):
+        (tmp_path / who).mkdir()
+        graph = {"frozen_inference_graph.pb": who.encode()}
+        (tmp_path / who / "model.tar.gz").write_bytes(zoo_tarball("model", graph))
+    settings.mirrors = [str(tmp_path / "alice")]
+    alice = fetch(Artifact("alice/v1", "model.tar.gz", "", "frozen_inference_graph.pb"), settings)
+    settings.mirrors = [str(tmp_path / "bob")]
+    bob = fetch(Artifact("bob", "model.tar.gz", "", "frozen_inference_graph.pb"), settings)
+
+    assert (alice.path.read_bytes(), bob.path.read_bytes()) == (b"alice", b"bob")
+    assert entries(settings) == ["alice_v1", "bob"]
+    assert list(lock_pins(settings)) == ["alice/v1", "bob"]

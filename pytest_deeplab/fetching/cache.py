@@ -1,13 +1,14 @@
-"""The on-disk cache: one directory per archive, published whole or not at all.
+"""The on-disk cache: one directory per model, published whole or not at all.
 
-Layout (by file name rather than content hash: a person can find a model in it, and a changed
-upstream file is caught by the lock file, not by keeping both versions)::
+Layout (by model name rather than content hash: a person can find a model in it, catalogue
+names are unique while archive names need not be, and a changed upstream file is caught by the
+lock file, not by keeping both versions)::
 
     <cache>/CACHEDIR.TAG                backup tools skip the cache
-    <cache>/<entry>/stamp.json          what was verified, and when the file looked like what
-    <cache>/<entry>/files/...           the extracted tarball, or the plain file
-    <cache>/.locks/<entry>.lock         filelock: one process fetches, the others wait and reuse
-    <cache>/.tmp/<entry>-*/             staging; renamed to <entry>/ when complete
+    <cache>/<model>/stamp.json          what was verified, and when the file looked like what
+    <cache>/<model>/files/...           the extracted tarball, or the plain file
+    <cache>/.locks/<model>.lock         filelock: one process fetches, the others wait and reuse
+    <cache>/.tmp/<model>-*/             staging; renamed to <model>/ when complete
 
 The stamp records the model file's size and ``mtime_ns`` at verification time: a cache hit is a
 JSON read and a ``stat``, never a re-hash of hundreds of MB. If the file was touched, it is
@@ -20,6 +21,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -28,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 STAMP_VERSION = 1
-ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar")
 CACHEDIR_TAG = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"
     "# This file is a cache directory tag created by pytest-deeplab.\n"
@@ -52,13 +53,10 @@ class Stamp:
     version: int = STAMP_VERSION
 
 
-def entry_name(filename: str) -> str:
-    """Directory name for an archive: its base name without the archive suffix."""
-    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
-    for suffix in ARCHIVE_SUFFIXES:
-        if base.endswith(suffix):
-            return base[: -len(suffix)]
-    return base
+def entry_name(model: str) -> str:
+    """Directory name for a model: its name, with anything unsafe in a path replaced."""
+    safe = re.sub(r"[^A-Za-z0-9._+-]", "_", model).lstrip(".")
+    return safe or "_"
 
 
 @dataclass(frozen=True)

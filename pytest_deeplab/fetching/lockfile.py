@@ -1,5 +1,8 @@
 """``deeplab-zoo.lock``: the size and sha256 of every archive fetched, meant to be committed.
 
+Keyed by model name (unique in the catalogue and in user config, where archive names need not
+be); each pin also names its archive, so a model moved to a new tarball shows in the diff.
+
 Trust on first use: most zoo files have no published checksum, so the first fetch pins what it
 got and every later fetch (on any machine that shares the committed lock file) must get the same
 bytes. JSON, sorted and indented, so a changed pin is a one-line diff in review; written through
@@ -26,7 +29,7 @@ COMMENT = (
 class Pin:
     """One archive as first seen."""
 
-    model: str
+    archive: str
     sha256: str
     size: int
 
@@ -36,24 +39,24 @@ class LockFileError(ValueError):
 
 
 def read_pins(path: Path) -> dict[str, Pin]:
-    """All pins, keyed by archive file name; a missing file is an empty lock."""
+    """All pins, keyed by model name; a missing file is an empty lock."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
     try:
         data = json.loads(text)
-        return {key: Pin(**value) for key, value in data.get("archives", {}).items()}
+        return {key: Pin(**value) for key, value in data.get("models", {}).items()}
     except (ValueError, TypeError, AttributeError) as exc:
         raise LockFileError(f"{path} is not a valid pytest-deeplab lock file: {exc}") from exc
 
 
-def write_pin(path: Path, filename: str, pin: Pin) -> None:
+def write_pin(path: Path, model: str, pin: Pin) -> None:
     """Add or replace one pin; the caller holds the lock that serialises writers."""
     pins = read_pins(path)
-    if pins.get(filename) == pin:
+    if pins.get(model) == pin:
         return
-    pins[filename] = pin
+    pins[model] = pin
     _atomic_write(path, _render(pins))
 
 
@@ -61,8 +64,8 @@ def _render(pins: dict[str, Pin]) -> str:
     document: dict[str, Any] = {
         "comment": COMMENT,
         "version": FORMAT_VERSION,
-        "archives": {
-            name: {"model": p.model, "sha256": p.sha256, "size": p.size}
+        "models": {
+            name: {"archive": p.archive, "sha256": p.sha256, "size": p.size}
             for name, p in sorted(pins.items())
         },
     }
