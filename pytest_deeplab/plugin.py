@@ -84,6 +84,7 @@ def pytest_collection_modifyitems(
         raise pytest.UsageError(str(exc)) from None
     suite = DeepLabSuite.from_parent(session, name="deeplab", nodeid="deeplab", deeplab=deeplab)
     items.extend(session.genitems(suite))
+    deeplab.collected = True
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -107,7 +108,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     deeplab = config.stash.get(SESSION_KEY, None)
-    if deeplab is None:
+    if deeplab is None or not deeplab.collected:
         return
     from pytest_deeplab.summary import write_summary
 

@@ -72,6 +72,7 @@ class DeepLabSession:
         self.catalogue = self._load_catalogue()
         self.selected: list[ModelSpec] = self._select()
         self.unavailable: dict[str, str] = {}
+        self.collected = False  # set once the suite's items exist (the summary needs them)
         self.results: dict[str, ModelResults] = {m.name: ModelResults() for m in self.selected}
         self._files: dict[str, Path] = {}
         self._predictors: dict[str, Any] = {}
@@ -118,14 +119,20 @@ class DeepLabSession:
         for model in self.selected:
             try:
                 self.model_file(model)
-            except (FetchError, OSError) as exc:
+            except FetchError as exc:
+                tried = "; ".join(f"{a.source}: {a.reason}" for a in exc.attempts)
+                problems[model.name] = tried or str(exc)
+            except OSError as exc:
                 problems[model.name] = str(exc)
         if problems and not self.options.allow_missing:
             listing = "\n".join(f"  - {name}: {why}" for name, why in problems.items())
+            names = " ".join(problems)
             raise SelectionError(
                 f"{len(problems)} selected model(s) cannot be had:\n{listing}\n"
-                "Provide them with --deeplab-mirror=URL|DIR, a warm --deeplab-cache-dir "
-                "(`pytest-deeplab fetch NAME`), or skip them with --deeplab-allow-missing."
+                "Ways to provide them: --deeplab-mirror=URL|DIR (a copy laid out like "
+                "download.tensorflow.org/models/), a cache that has them (--deeplab-cache-dir or "
+                f"PYTEST_DEEPLAB_CACHE; pre-warm it with `pytest-deeplab fetch {names}`), or "
+                "turn them into skips with --deeplab-allow-missing."
             )
         self.unavailable = problems
         for name, why in problems.items():
