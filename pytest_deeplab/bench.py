@@ -16,6 +16,11 @@ from pytest_deeplab.catalogue import ModelSpec
 from pytest_deeplab.session import DeepLabSession
 
 TARGET_SECONDS = 3.0
+UNMEASURED_HINT = (
+    "benchmarks are off (--benchmark-disable, or pytest-xdist, whose parallel workers would "
+    "disturb the timings); measure in a separate serial pass: "
+    "pytest --deeplab-models=... -m deeplab_latency (without -n)"
+)
 MIN_ROUNDS, MAX_ROUNDS, WARMUP_ROUNDS = 5, 50, 2
 
 
@@ -75,6 +80,8 @@ def run_latency_benchmark(item: pytest.Item, deeplab: DeepLabSession, model: Mod
         stats = getattr(fixture, "stats", None)
         if stats is not None and not fixture.disabled:
             results.latency_median_s = float(stats.stats.median)
+        else:
+            results.latency_unmeasured = UNMEASURED_HINT
         item.user_properties.append(("deeplab_latency_median_s", results.latency_median_s))
         item.user_properties.append(("deeplab_first_call_s", first_call))
     finally:

@@ -101,9 +101,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     deeplab = session.config.stash.get(SESSION_KEY, None)
     outcomes = session.config.stash.get(OUTCOMES_KEY, None)
     if deeplab is not None:
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is not None:  # an xdist worker: the controller prints the summary
+            workeroutput["deeplab"] = deeplab.export()
         deeplab.close()
     if outcomes is not None and outcomes.all_skipped() and exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: merge each worker's results into this process's summary."""
+    data = getattr(node, "workeroutput", {}).get("deeplab")
+    deeplab = get_deeplab_session(node.config)
+    if data and deeplab is not None:
+        deeplab.merge_worker(data)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

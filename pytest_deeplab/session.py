@@ -7,7 +7,7 @@ read and demo-resized once per (image, input size).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -58,10 +58,21 @@ class ModelResults:
     cpu_median_s: float | None = None
     first_call_s: float | None = None
     skipped: str | None = None
+    latency_unmeasured: str | None = None
 
     @property
     def worst_agreement(self) -> float | None:
         return min(self.agreements.values()) if self.agreements else None
+
+    def merge(self, other: dict[str, Any]) -> None:
+        """Fold in what an xdist worker measured for this model."""
+        for key, value in other.items():
+            if key == "agreements":
+                self.agreements.update(value)
+            elif key == "golden_written":
+                self.golden_written.extend(value)
+            elif value is not None:
+                setattr(self, key, value)
 
 
 class DeepLabSession:
@@ -73,6 +84,7 @@ class DeepLabSession:
         self.selected: list[ModelSpec] = self._select()
         self.unavailable: dict[str, str] = {}
         self.collected = False  # set once the suite's items exist (the summary needs them)
+        self.worker_identity: dict[str, Any] | None = None
         self.results: dict[str, ModelResults] = {m.name: ModelResults() for m in self.selected}
         self._files: dict[str, Path] = {}
         self._predictors: dict[str, Any] = {}
@@ -210,7 +222,29 @@ class DeepLabSession:
 
     @property
     def any_model_loaded(self) -> bool:
-        return bool(self._predictors)
+        return bool(self._predictors) or self.worker_identity is not None
+
+    def export(self) -> dict[str, Any]:
+        """What an xdist worker sends to the controller (plain JSON-able data)."""
+        return {
+            "results": {name: asdict(result) for name, result in self.results.items()},
+            "identity": self.identity if self._predictors else None,
+        }
+
+    def merge_worker(self, data: dict[str, Any]) -> None:
+        """Merge a worker's export so the controller's summary covers the whole run."""
+        for name, result in data.get("results", {}).items():
+            if name in self.results:
+                self.results[name].merge(result)
+        if data.get("identity"):
+            self.worker_identity = data["identity"]
+        self.collected = True
+
+    def run_identity(self) -> dict[str, Any]:
+        """TF identity of whoever ran the models: this process, or an xdist worker."""
+        return self.worker_identity if self.worker_identity and not self._predictors else (
+            self.identity
+        )
 
     def close(self) -> None:
         """Release sessions and interpreters (kept listed so the summary knows TF was used)."""

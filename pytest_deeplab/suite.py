@@ -45,6 +45,9 @@ class ModelCollector(pytest.Collector):
         super().__init__(**kwargs)
         self.model = model
         self.add_marker(pytest.mark.deeplab)
+        # Under `pytest -n N --dist loadgroup` a model's items stay on one worker, which then
+        # loads the model once.
+        self.add_marker(pytest.mark.xdist_group(model.name))
 
     @property
     def deeplab(self) -> DeepLabSession:

@@ -40,7 +40,7 @@ def write_summary(terminalreporter: Any, deeplab: Any, outcomes: SuiteOutcomes) 
     tr = terminalreporter
     tf_version = "not loaded"
     if deeplab.any_model_loaded:  # only report TF when a model ran (importing it costs seconds)
-        ident = deeplab.identity
+        ident = deeplab.run_identity()
         onednn = {True: "on", False: "off", None: "n/a"}[ident["onednn"]]
         threads = ident["intra_op_threads"] or "default"
         tf_version = f"{ident['tensorflow']} (oneDNN {onednn}, intra-op threads {threads})"
@@ -51,6 +51,9 @@ def write_summary(terminalreporter: Any, deeplab: Any, outcomes: SuiteOutcomes) 
     for row in (header, *rows):
         tr.write_line("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
     tr.write_line(f"TensorFlow {tf_version}")
+    unmeasured = {r.latency_unmeasured for r in deeplab.results.values() if r.latency_unmeasured}
+    for reason in sorted(unmeasured):
+        tr.write_line(f"latency not measured: {reason}")
     missing = [m.name for m in deeplab.selected if deeplab.results[m.name].skipped]
     if missing:
         tr.write_line(f"not available (skipped, --deeplab-allow-missing): {', '.join(missing)}")
