@@ -34,6 +34,12 @@ def add_options(parser: pytest.Parser) -> None:
         help="write or refresh golden masks (refused when CI is set, unless =force)",
     )
     group.addoption(
+        "--deeplab-prune-golden",
+        action="store_true",
+        default=False,
+        help="delete goldens no selected item uses (only after a complete, unfiltered run)",
+    )
+    group.addoption(
         "--deeplab-golden-dir",
         metavar="DIR",
         default=None,
@@ -109,6 +115,7 @@ class DeepLabOptions:
     cache_dir: Path | None
     mirrors: list[str] = field(default_factory=list)
     offline: bool = False
+    prune_golden: bool = False
     allow_missing: bool = False
     update_lock: bool = False
     config_file: Path | None = None
@@ -149,6 +156,7 @@ def resolve_options(config: pytest.Config) -> DeepLabOptions:
         cache_dir=Path(cache).expanduser() if cache else None,
         mirrors=[*opt("deeplab_mirror"), *(config.getini("deeplab_mirrors") or [])],
         offline=bool(opt("deeplab_offline")),
+        prune_golden=bool(opt("deeplab_prune_golden")),
         allow_missing=bool(opt("deeplab_allow_missing")),
         update_lock=bool(opt("deeplab_update_lock")),
         config_file=rooted(config_file, "") if config_file else None,

@@ -107,6 +107,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         deeplab.close()
     if outcomes is not None and outcomes.all_skipped() and exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if deeplab is not None and deeplab.collected and not hasattr(session.config, "workeroutput"):
+        from pytest_deeplab.housekeeping import settle_unused_goldens
+
+        settle_unused_goldens(deeplab, outcomes.ran if outcomes else 0)
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -85,6 +85,9 @@ class DeepLabSession:
         self.unavailable: dict[str, str] = {}
         self.collected = False  # set once the suite's items exist (the summary needs them)
         self.worker_identity: dict[str, Any] | None = None
+        self.unused_goldens: list[Path] = []
+        self.pruned: list[Path] = []
+        self.prune_refused = ""
         self.results: dict[str, ModelResults] = {m.name: ModelResults() for m in self.selected}
         self._files: dict[str, Path] = {}
         self._predictors: dict[str, Any] = {}
@@ -259,6 +262,10 @@ class DeepLabSession:
         """The user's golden dir first; bundled models fall back to the goldens shipped with us."""
         fallbacks = [fixtures_dir() / "golden"] if model.source == "bundled" else []
         return GoldenStore(self.options.golden_dir, fallbacks)
+
+    def golden_store_root(self) -> GoldenStore:
+        """The user's golden dir alone (where updates and pruning happen)."""
+        return GoldenStore(self.options.golden_dir)
 
     def label_set(self, model: ModelSpec) -> LabelSet:
         return get_label_set(model.label_set)

@@ -57,6 +57,16 @@ def write_summary(terminalreporter: Any, deeplab: Any, outcomes: SuiteOutcomes) 
     missing = [m.name for m in deeplab.selected if deeplab.results[m.name].skipped]
     if missing:
         tr.write_line(f"not available (skipped, --deeplab-allow-missing): {', '.join(missing)}")
+    if deeplab.pruned:
+        tr.write_line(f"pruned {len(deeplab.pruned)} unused golden files")
+    elif deeplab.unused_goldens:
+        shown = ", ".join(str(p) for p in deeplab.unused_goldens[:6])
+        more = " …" if len(deeplab.unused_goldens) > 6 else ""
+        tr.write_line(
+            f"{len(deeplab.unused_goldens)} golden files are used by no selected item: "
+            f"{shown}{more}"
+        )
+        tr.write_line(deeplab.prune_refused or "remove them with --deeplab-prune-golden")
     if outcomes.all_skipped():
         tr.write_line(
             "ERROR: every deeplab item was skipped, so nothing was checked; the run fails "
