@@ -122,6 +122,18 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
         deeplab.merge_worker(data)
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-benchmark may be disabled (-p no:benchmark)
+def pytest_benchmark_update_machine_info(
+    config: pytest.Config, machine_info: dict[str, Any]
+) -> None:
+    """Saved runs carry TF version, oneDNN flag, threads and CPU (pytest_deeplab.machine)."""
+    from pytest_deeplab.machine import update_machine_info
+
+    options = config.stash.get(OPTIONS_KEY, None)
+    update_machine_info(machine_info, config.stash.get(SESSION_KEY, None),
+                        options.threads if options is not None else None)
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     deeplab = config.stash.get(SESSION_KEY, None)
     if deeplab is None or not deeplab.collected:
