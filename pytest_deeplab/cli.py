@@ -52,7 +52,7 @@ def _command_modules() -> list[Any]:
 
 # Each module exposes add_parser(subparsers, common) and run(args) -> exit code; the subcommand's
 # name is the module's COMMAND.
-EXTRA_COMMANDS: tuple[str, ...] = ()
+EXTRA_COMMANDS: tuple[str, ...] = ("pytest_deeplab.cli_gate", "pytest_deeplab.cli_compare")
 
 
 def _options(args: argparse.Namespace, models: str) -> DeepLabOptions:
