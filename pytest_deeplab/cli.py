@@ -52,7 +52,9 @@ def _command_modules() -> list[Any]:
 
 # Each module exposes add_parser(subparsers, common) and run(args) -> exit code; the subcommand's
 # name is the module's COMMAND.
-EXTRA_COMMANDS: tuple[str, ...] = ("pytest_deeplab.cli_gate", "pytest_deeplab.cli_compare")
+EXTRA_COMMANDS: tuple[str, ...] = (
+    "pytest_deeplab.cli_gate", "pytest_deeplab.cli_compare", "pytest_deeplab.cli_inspect"
+)
 
 
 def _options(args: argparse.Namespace, models: str) -> DeepLabOptions:
