@@ -43,14 +43,18 @@ def test_full_run_of_a_bundled_model_passes_with_a_summary_and_junit_properties(
 
     # JUnit XML carries the figures as properties of the items that measured them
     cases = {
-        case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
+        f"{case.get('classname')}.{case.get('name')}": {
+            p.get("name"): p.get("value") for p in case.iter("property")
+        }
         for case in ET.parse(junit).getroot().iter("testcase")
     }
     for ref in images:
-        props = cases[f"{ref.image_id}::mask"]
+        props = cases[f"deeplab.{SMALL}.{ref.image_id}.mask"]
         assert float(props["deeplab_agreement"]) == 1.0
-    assert float(cases["miou"]["deeplab_miou"]) == pytest.approx(float(row.group(1)), abs=1e-4)
-    assert float(cases["latency"]["deeplab_latency_median_s"]) > 0
+    miou = cases[f"deeplab.{SMALL}.miou"]
+    assert float(miou["deeplab_miou"]) == pytest.approx(float(row.group(1)), abs=1e-4)
+    assert float(miou["deeplab_miou_threshold"]) == threshold
+    assert float(cases[f"deeplab.{SMALL}.latency"]["deeplab_latency_median_s"]) > 0
 
 
 def test_a_run_where_every_item_is_skipped_fails(deeplab: DeepLabPytester) -> None:
