@@ -47,6 +47,8 @@ def benchmark_fixture(item: pytest.Item, group: str) -> Any:
 def run_latency_benchmark(item: pytest.Item, deeplab: DeepLabSession, model: ModelSpec) -> None:
     from pytest_deeplab.suite import first_image
 
+    fixture = benchmark_fixture(item, group="deeplab")  # skips before any model is loaded
+    fixture.name = f"{model.name}::latency"  # the table's row label; item.name alone is ambiguous
     image_id, image = first_image(deeplab, model)
     predictor = deeplab.predictor(model)
     start = time.perf_counter()
@@ -63,8 +65,6 @@ def run_latency_benchmark(item: pytest.Item, deeplab: DeepLabSession, model: Mod
         predictor.predict(image)
         cpu_times.append(time.process_time() - cpu)
 
-    fixture = benchmark_fixture(item, group="deeplab")
-    fixture.name = f"{model.name}::latency"  # the table's row label; item.name alone is ambiguous
     try:
         fixture.pedantic(infer, rounds=rounds, iterations=1, warmup_rounds=WARMUP_ROUNDS)
         measured = cpu_times[WARMUP_ROUNDS:] or cpu_times

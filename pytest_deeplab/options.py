@@ -116,6 +116,7 @@ class DeepLabOptions:
     mirrors: list[str] = field(default_factory=list)
     offline: bool = False
     prune_golden: bool = False
+    models_from_ini: bool = False
     allow_missing: bool = False
     update_lock: bool = False
     config_file: Path | None = None
@@ -124,7 +125,7 @@ class DeepLabOptions:
 
     @property
     def in_ci(self) -> bool:
-        return bool(os.environ.get("CI", "").strip())
+        return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 def resolve_options(config: pytest.Config) -> DeepLabOptions:
@@ -156,6 +157,7 @@ def resolve_options(config: pytest.Config) -> DeepLabOptions:
         cache_dir=Path(cache).expanduser() if cache else None,
         mirrors=[*opt("deeplab_mirror"), *(config.getini("deeplab_mirrors") or [])],
         offline=bool(opt("deeplab_offline")),
+        models_from_ini=opt("deeplab_models") is None and ini("deeplab_models") is not None,
         prune_golden=bool(opt("deeplab_prune_golden")),
         allow_missing=bool(opt("deeplab_allow_missing")),
         update_lock=bool(opt("deeplab_update_lock")),

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from pytest_deeplab.markers import MARKERS
 from pytest_deeplab.options import DeepLabOptions, add_options, resolve_options
 from pytest_deeplab.outcomes import SuiteOutcomes
-from pytest_deeplab.suite import MARKERS
 from pytest_deeplab.user_fixtures import (  # noqa: F401  (registered as fixtures by import)
     deeplab_assert_golden,
     deeplab_benchmark,
@@ -73,7 +73,7 @@ def pytest_collection_modifyitems(
 ) -> None:
     """Add the built-in suite before -k / -m deselection runs, so both can pick from it."""
     deeplab = get_deeplab_session(config)
-    if deeplab is None:
+    if deeplab is None or _only_named_tests(config):
         return
     from pytest_deeplab.errors import FRIENDLY_ERRORS
     from pytest_deeplab.suite import DeepLabSuite
@@ -85,6 +85,14 @@ def pytest_collection_modifyitems(
     suite = DeepLabSuite.from_parent(session, name="deeplab", nodeid="deeplab", deeplab=deeplab)
     items.extend(session.genitems(suite))
     deeplab.collected = True
+
+
+def _only_named_tests(config: pytest.Config) -> bool:
+    """`pytest tests/test_x.py` with `deeplab_models` in the ini runs just that file (its
+    `deeplab_model` tests still get the models); --deeplab-models on the command line always
+    adds the built-in suite."""
+    options = config.stash[OPTIONS_KEY]
+    return options.models_from_ini and config.args_source == pytest.Config.ArgsSource.ARGS
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -18,13 +18,6 @@ from pytest_deeplab.catalogue import ModelSpec
 from pytest_deeplab.failures import DeepLabFailure
 from pytest_deeplab.session import DeepLabSession, ImageRef
 
-MARKERS = {
-    "deeplab": "an item of pytest-deeplab's built-in model suite",
-    "deeplab_mask": "pytest-deeplab: a mask-stability check against a golden mask",
-    "deeplab_miou": "pytest-deeplab: an mIOU check over a labelled dataset",
-    "deeplab_latency": "pytest-deeplab: a CPU inference-time benchmark",
-}
-
 
 class DeepLabSuite(pytest.Collector):
     """The `deeplab` node: one child per selected model."""

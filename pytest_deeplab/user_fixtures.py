@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pytest
 
-from pytest_deeplab.catalogue import ModelSpec
-from pytest_deeplab.labelsets import LabelSet, get_label_set
+if TYPE_CHECKING:  # numpy, Pillow and the catalogue load when a fixture is used, not at startup
+    import numpy as np
+
+    from pytest_deeplab.catalogue import ModelSpec
+    from pytest_deeplab.labelsets import LabelSet
 
 
 @dataclass
@@ -32,6 +34,8 @@ class ModelHandle:
 
     @property
     def label_set(self) -> LabelSet:
+        from pytest_deeplab.labelsets import get_label_set
+
         return get_label_set(self.spec.label_set)
 
     def predict(self, image: np.ndarray) -> np.ndarray:
@@ -93,9 +97,14 @@ def deeplab_assert_golden(
     session = _session(request)
 
     def check(model: ModelHandle, image_id: str, mask: np.ndarray) -> None:
+        from pytest_deeplab.failures import DeepLabFailure
         from pytest_deeplab.golden_check import compare_with_golden
 
-        compare_with_golden(session, model.spec, image_id, mask, None)
+        __tracebackhide__ = True
+        try:
+            compare_with_golden(session, model.spec, image_id, mask, None)
+        except DeepLabFailure as exc:  # the report is the message; the plugin's frames are noise
+            pytest.fail(str(exc), pytrace=False)
 
     return check
 
