@@ -53,7 +53,8 @@ def _command_modules() -> list[Any]:
 # Each module exposes add_parser(subparsers, common) and run(args) -> exit code; the subcommand's
 # name is the module's COMMAND.
 EXTRA_COMMANDS: tuple[str, ...] = (
-    "pytest_deeplab.cli_gate", "pytest_deeplab.cli_compare", "pytest_deeplab.cli_inspect"
+    "pytest_deeplab.cli_gate", "pytest_deeplab.cli_compare", "pytest_deeplab.cli_inspect",
+    "pytest_deeplab.cli_report",
 )
 
 

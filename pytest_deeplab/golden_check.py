@@ -48,9 +48,11 @@ def compare_with_golden(
         write_golden(deeplab, model, image_id, mask, image, image_path)
         results.golden_written.append(image_id)
         record("deeplab_golden", "written")
+        _report(deeplab, model, image_id, "written", mask, image, image_path)
         return
     golden = store.load(model.name, image_id)
     if golden is None:
+        _report(deeplab, model, image_id, "no-golden", mask, image, image_path)
         raise GoldenMismatch(
             f"no golden mask for model {model.name} on image {image_id} (looked for "
             f"{store.png_path(model.name, image_id)}). Create it with:\n"
@@ -61,6 +63,7 @@ def compare_with_golden(
     expected_sha = golden.metadata.get("model_sha256")
     actual_sha = deeplab.model_sha256(model)
     if expected_sha and expected_sha != actual_sha:
+        _report(deeplab, model, image_id, "model-changed", mask, image, image_path, golden)
         raise GoldenMismatch(
             f"the golden {golden.png_path} was made from another file of model {model.name} "
             f"(sha256 {expected_sha[:12]}…, this run has {actual_sha[:12]}…): the model changed, "
@@ -69,6 +72,7 @@ def compare_with_golden(
         )
     expected_image = golden.metadata.get("image_sha256")
     if image_path is not None and expected_image and expected_image != sha256_file(image_path):
+        _report(deeplab, model, image_id, "image-changed", mask, image, image_path, golden)
         raise GoldenMismatch(
             f"the golden {golden.png_path} was made from another version of {image_path} "
             "(image sha256 differs). Refresh it with:\n"
@@ -86,7 +90,31 @@ def compare_with_golden(
         diff_path = deeplab.options.results_dir / model.name / f"{image_id}_diff.png"
         canvas = image if image is not None else np.zeros((*golden.mask.shape, 3), np.uint8)
         written = write_diff_image(canvas, golden.mask, mask, label_set, diff_path)
+        _report(deeplab, model, image_id, "compared", mask, image, image_path, golden,
+                comparison, written)
         raise GoldenMismatch(comparison.failure_message(model.name, image_id, written))
+    _report(deeplab, model, image_id, "compared", mask, image, image_path, golden, comparison)
+
+
+def _report(
+    deeplab: DeepLabSession,
+    model: ModelSpec,
+    image_id: str,
+    status: str,
+    mask: np.ndarray,
+    image: np.ndarray | None,
+    image_path: Path | None,
+    golden: Any = None,
+    comparison: Any = None,
+    diff_path: Path | None = None,
+) -> None:
+    """Keep what this item saw for the HTML report; nothing happens without --deeplab-report."""
+    if deeplab.report is None:
+        return
+    from pytest_deeplab.report.collect import record_mask
+
+    record_mask(deeplab, model, image_id, status, mask, image=image, image_path=image_path,
+                golden=golden, comparison=comparison, diff_path=diff_path)
 
 
 def write_golden(

@@ -64,6 +64,11 @@ def check_miou(deeplab: DeepLabSession, model: ModelSpec, record: Record) -> Non
     results = deeplab.results[model.name]
     results.miou, results.miou_threshold = result.miou, model.min_miou
     results.miou_passed = result.passed and model.min_miou is not None
+    if deeplab.report is not None:  # only with --deeplab-report
+        from pytest_deeplab.report.collect import record_miou
+
+        record_miou(deeplab, model, result, model.min_miou,
+                    result.passed and (model.min_miou is not None or bool(model.min_iou_per_class)))
     for name, value in result.properties().items():
         record(f"deeplab_{name}", round(value, 6))
     record("deeplab_miou_images", count)

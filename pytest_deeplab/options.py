@@ -98,6 +98,21 @@ def add_options(parser: pytest.Parser) -> None:
         help="TensorFlow intra-op threads (inter-op is then 1); recorded with results"
         " (ini: deeplab_threads)",
     )
+    group.addoption(
+        "--deeplab-report",
+        metavar="FILE.html",
+        default=None,
+        help="write a self-contained HTML report: per model and golden image the input, ground "
+        "truth, golden and current masks and a diff overlay, with agreement, per-class IoU, "
+        "mIOU and latency; failures first (needs Jinja2, a dependency)",
+    )
+    group.addoption(
+        "--deeplab-report-cards",
+        action="store_true",
+        default=False,
+        help="measure each model's card for the report from its graph (multiply-adds, output "
+        "stride, ASPP, decoder; seconds per model); without it the catalogue's figures show",
+    )
     parser.addini("deeplab_models", "default for --deeplab-models", default=None)
     parser.addini("deeplab_golden_dir", "default for --deeplab-golden-dir", default=None)
     parser.addini("deeplab_mirrors", "mirrors tried in order", type="linelist", default=[])
@@ -122,6 +137,8 @@ class DeepLabOptions:
     config_file: Path | None = None
     results_dir: Path = Path(RESULTS_DIR_DEFAULT)
     threads: int | None = None
+    report: Path | None = None
+    report_cards: bool = False
 
     @property
     def in_ci(self) -> bool:
@@ -164,4 +181,9 @@ def resolve_options(config: pytest.Config) -> DeepLabOptions:
         config_file=rooted(config_file, "") if config_file else None,
         results_dir=rooted(opt("deeplab_results_dir"), RESULTS_DIR_DEFAULT),
         threads=int(threads) if threads else None,
+        report=(  # like --junitxml: relative to where pytest was started
+            Path(config.invocation_params.dir) / Path(opt("deeplab_report")).expanduser()
+            if opt("deeplab_report") else None
+        ),
+        report_cards=bool(opt("deeplab_report_cards")),
     )

@@ -23,6 +23,8 @@ from pytest_deeplab.user_fixtures import (  # noqa: F401  (registered as fixture
 OPTIONS_KEY = pytest.StashKey[DeepLabOptions]()
 SESSION_KEY = pytest.StashKey[Any]()
 OUTCOMES_KEY = pytest.StashKey[SuiteOutcomes]()
+REPORT_KEY = pytest.StashKey[Any]()  # report.collect.OutcomeLog, with --deeplab-report only
+REPORT_DONE_KEY = pytest.StashKey[str]()  # the summary's line about the report
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -47,6 +49,11 @@ def pytest_configure(config: pytest.Config) -> None:
     outcomes = SuiteOutcomes()
     config.stash[OUTCOMES_KEY] = outcomes
     config.pluginmanager.register(outcomes, "deeplab-outcomes")
+    if options.report is not None:
+        from pytest_deeplab.report.collect import OutcomeLog
+
+        config.stash[REPORT_KEY] = log = OutcomeLog()
+        config.pluginmanager.register(log, "deeplab-report-outcomes")
 
 
 def get_deeplab_session(config: pytest.Config) -> Any:
@@ -119,6 +126,27 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         from pytest_deeplab.housekeeping import settle_unused_goldens
 
         settle_unused_goldens(deeplab, outcomes.ran if outcomes else 0)
+    if deeplab is not None and deeplab.collected and not hasattr(session.config, "workeroutput"):
+        _write_report(session, deeplab)
+
+
+def _write_report(session: pytest.Session, deeplab: Any) -> None:
+    """The HTML report (--deeplab-report), on the controller, once workers' records are in."""
+    config = session.config
+    options = config.stash[OPTIONS_KEY]
+    if options.report is None:
+        return
+    from pytest_deeplab.report.html import ReportError, write_report
+
+    command = " ".join(["pytest", *config.invocation_params.args])
+    try:
+        path = write_report(options.report, deeplab, config.stash[REPORT_KEY],
+                            measure_cards=options.report_cards, command=command,
+                            exitstatus=int(session.exitstatus))
+    except (ReportError, OSError) as exc:
+        config.stash[REPORT_DONE_KEY] = f"deeplab report NOT written ({options.report}): {exc}"
+    else:
+        config.stash[REPORT_DONE_KEY] = f"deeplab report: {path}"
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -149,3 +177,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     from pytest_deeplab.summary import write_summary
 
     write_summary(terminalreporter, deeplab, config.stash[OUTCOMES_KEY])
+    if REPORT_DONE_KEY in config.stash:
+        line = config.stash[REPORT_DONE_KEY]
+        terminalreporter.write_line(line, red=line.startswith("deeplab report NOT"))

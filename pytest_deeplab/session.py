@@ -93,6 +93,11 @@ class DeepLabSession:
         self._predictors: dict[str, Any] = {}
         self._images: dict[tuple[Path, int], np.ndarray] = {}
         self._sha256: dict[Path, str] = {}
+        self.report: Any = None  # report.collect.ReportRecorder when --deeplab-report is given
+        if options.report is not None:
+            from pytest_deeplab.report.collect import ReportRecorder
+
+            self.report = ReportRecorder()
 
     # -- selection ---------------------------------------------------------------------------
 
@@ -232,6 +237,7 @@ class DeepLabSession:
         return {
             "results": {name: asdict(result) for name, result in self.results.items()},
             "identity": self.identity if self._predictors else None,
+            "report": self.report.export() if self.report is not None else None,
         }
 
     def merge_worker(self, data: dict[str, Any]) -> None:
@@ -241,6 +247,8 @@ class DeepLabSession:
                 self.results[name].merge(result)
         if data.get("identity"):
             self.worker_identity = data["identity"]
+        if data.get("report") and self.report is not None:
+            self.report.merge(data["report"])
         self.collected = True
 
     def run_identity(self) -> dict[str, Any]:

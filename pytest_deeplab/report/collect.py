@@ -1,0 +1,265 @@
+"""What each item saw, kept as plain records for the HTML report.
+
+The checks call `record_mask` / `record_miou` only when `--deeplab-report` is given (the session's
+`report` is None otherwise), so a run without a report does no extra work. Records are plain
+JSON-able data: under pytest-xdist each worker sends its records to the controller through the
+session's `export()` / `merge_worker()`, and the controller writes the one report.
+
+`OutcomeLog` is a tiny plugin object that keeps each item's final outcome and failure text (it
+sees every report, xdist workers' included, on the controller), so the report orders failures
+first and shows items that failed before they could record anything (a model that did not load).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+import pytest
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from pytest_deeplab.catalogue import ModelSpec
+    from pytest_deeplab.checks import MaskComparison, MiouResult
+    from pytest_deeplab.golden import Golden
+    from pytest_deeplab.session import DeepLabSession
+
+MAX_MESSAGE = 6000
+
+
+@dataclass
+class MaskRecord:
+    """One mask held against its golden (or written as one), with its pictures."""
+
+    model: str
+    image_id: str
+    status: str
+    """compared | written | no-golden | model-changed | image-changed"""
+    passed: Optional[bool] = None
+    note: str = ""
+    shape: list[int] = field(default_factory=list)
+    agreement: Optional[float] = None
+    differing_pixels: Optional[int] = None
+    total_pixels: Optional[int] = None
+    min_agreement: Optional[float] = None
+    min_class_iou: Optional[float] = None
+    class_iou: dict[str, float] = field(default_factory=dict)
+    failing_classes: list[str] = field(default_factory=list)
+    changes: list[list[Any]] = field(default_factory=list)
+    """[golden class, current class, pixels], largest first."""
+    golden_tensorflow: Optional[str] = None
+    golden_path: str = ""
+    image_path: str = ""
+    truth_path: str = ""
+    diff_path: str = ""
+    images: dict[str, str] = field(default_factory=dict)
+    """input | truth | golden | current | diff -> PNG data URI"""
+    classes: list[int] = field(default_factory=list)
+    """Class indices in the shown masks (for the legend)."""
+    seconds: float = 0.0
+
+    @property
+    def nodeid(self) -> str:
+        return f"deeplab::{self.model}::{self.image_id}::mask"
+
+
+@dataclass
+class MiouRecord:
+    """A model's mIOU over its labelled dataset, class by class."""
+
+    model: str
+    miou: float
+    threshold: Optional[float]
+    passed: bool
+    images: int
+    label_set: str
+    per_class_iou: dict[str, Optional[float]] = field(default_factory=dict)
+    truth_pixels: dict[str, int] = field(default_factory=dict)
+    failing_classes: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class ItemOutcome:
+    nodeid: str
+    outcome: str  # passed | failed | error | skipped
+    message: str = ""
+    duration: float = 0.0
+
+
+class ReportRecorder:
+    """The records of one process (a worker's are merged into the controller's)."""
+
+    def __init__(self) -> None:
+        self.masks: dict[tuple[str, str], MaskRecord] = {}
+        self.mious: dict[str, MiouRecord] = {}
+        self._truth: dict[str, dict[Path, Path]] = {}
+
+    def add_mask(self, record: MaskRecord) -> None:
+        self.masks[(record.model, record.image_id)] = record
+
+    def add_miou(self, record: MiouRecord) -> None:
+        self.mious[record.model] = record
+
+    def export(self) -> dict[str, Any]:
+        return {
+            "masks": [asdict(r) for r in self.masks.values()],
+            "mious": [asdict(r) for r in self.mious.values()],
+        }
+
+    def merge(self, data: dict[str, Any]) -> None:
+        for mask in data.get("masks", []):
+            self.add_mask(MaskRecord(**mask))
+        for miou in data.get("mious", []):
+            self.add_miou(MiouRecord(**miou))
+
+    def truth_label(self, deeplab: DeepLabSession, model: ModelSpec,
+                    image_path: Optional[Path]) -> Optional[Path]:
+        """The ground-truth label of this very image in the model's dataset, if it has one."""
+        if image_path is None:
+            return None
+        if model.name not in self._truth:
+            try:
+                pairs = deeplab.labelled_pairs(model)
+            except Exception:  # a broken dataset is the mIOU item's failure, not the report's
+                pairs = []
+            self._truth[model.name] = {img.resolve(): label for img, label in pairs}
+        return self._truth[model.name].get(Path(image_path).resolve())
+
+
+def record_mask(
+    deeplab: DeepLabSession,
+    model: ModelSpec,
+    image_id: str,
+    status: str,
+    current: np.ndarray,
+    *,
+    image: Optional[np.ndarray] = None,
+    image_path: Optional[Path] = None,
+    golden: Optional[Golden] = None,
+    comparison: Optional[MaskComparison] = None,
+    note: str = "",
+    diff_path: Optional[Path] = None,
+) -> None:
+    """Keep what one mask item saw: numbers, and the pictures encoded as inline PNGs."""
+    recorder: ReportRecorder | None = getattr(deeplab, "report", None)
+    if recorder is None:
+        return
+    from pytest_deeplab.images import load_label, resize_mask
+    from pytest_deeplab.report import panels
+
+    started = time.perf_counter()
+    label_set = deeplab.label_set(model)
+    shape = tuple(current.shape[:2])
+    record = MaskRecord(model=model.name, image_id=image_id, status=status, note=note,
+                        shape=list(shape), image_path=str(image_path or ""),
+                        diff_path=str(diff_path or ""))
+    images = record.images
+    if image is not None:
+        images["input"] = panels.photo_uri(image, shape)
+    truth = None
+    truth_path = recorder.truth_label(deeplab, model, image_path)
+    if truth_path is not None:
+        try:
+            truth = resize_mask(load_label(truth_path, label_set), shape)
+        except (OSError, ValueError):  # a bad label map is the mIOU item's failure
+            truth = None
+        else:
+            record.truth_path = str(truth_path)
+            images["truth"] = panels.mask_uri(truth, label_set)
+    golden_mask = None
+    if golden is not None:
+        golden_mask = golden.mask
+        record.golden_tensorflow = golden.metadata.get("tensorflow")
+        record.golden_path = str(golden.png_path)
+        images["golden"] = panels.mask_uri(golden_mask, label_set)
+    images["current"] = panels.mask_uri(current, label_set)
+    if golden_mask is not None and status == "compared":
+        images["diff"] = panels.diff_uri(golden_mask, current, image)
+    record.classes = panels.classes_in(truth, golden_mask, current)
+    if comparison is not None:
+        record.passed = comparison.passed
+        record.agreement = comparison.agreement
+        record.differing_pixels = comparison.differing_pixels
+        record.total_pixels = comparison.total_pixels
+        record.min_agreement = comparison.thresholds.min_agreement
+        record.min_class_iou = comparison.thresholds.min_class_iou
+        record.class_iou = dict(comparison.class_iou)
+        record.failing_classes = sorted(comparison.failing_classes)
+        record.changes = [list(change) for change in comparison.changes]
+        if not comparison.passed and not record.note:
+            record.note = "; ".join(comparison.problems)
+    elif status == "written":
+        record.passed = True
+    else:
+        record.passed = False
+    record.seconds = time.perf_counter() - started
+    recorder.add_mask(record)
+
+
+def record_miou(deeplab: DeepLabSession, model: ModelSpec, result: MiouResult,
+                threshold: Optional[float], passed: bool) -> None:
+    recorder: ReportRecorder | None = getattr(deeplab, "report", None)
+    if recorder is None:
+        return
+    recorder.add_miou(MiouRecord(
+        model=model.name, miou=result.miou, threshold=threshold, passed=passed,
+        images=result.images, label_set=result.label_set,
+        per_class_iou=dict(result.per_class_iou), truth_pixels=dict(result.truth_pixels),
+        failing_classes=dict(result.failing_classes),
+    ))
+
+
+class OutcomeLog:
+    """Each test's final outcome and failure text (a plugin object registered by the plugin
+    when a report is asked for)."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, ItemOutcome] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        nodeid = report.nodeid
+        if not (nodeid.startswith("deeplab::") or _uses_deeplab(report)):
+            return
+        entry = self.items.get(nodeid)
+        if entry is None:
+            entry = self.items[nodeid] = ItemOutcome(nodeid, "passed")
+        entry.duration += report.duration
+        if report.when == "call":
+            outcome = report.outcome
+            if hasattr(report, "wasxfail"):
+                outcome = "skipped" if report.skipped else "failed"
+            if entry.outcome != "error":
+                entry.outcome = outcome
+        elif report.failed:  # setup or teardown
+            entry.outcome = "error"
+        elif report.skipped and report.when == "setup":
+            entry.outcome = "skipped"
+        if report.failed or (report.skipped and report.when != "teardown"):
+            entry.message = _message(report)
+
+    def for_model(self, model: str) -> list[ItemOutcome]:
+        prefix = f"deeplab::{model}::"
+        return [item for nodeid, item in self.items.items() if nodeid.startswith(prefix)]
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for item in self.items.values():
+            counts[item.outcome] = counts.get(item.outcome, 0) + 1
+        return counts
+
+
+def _uses_deeplab(report: pytest.TestReport) -> bool:
+    return any(str(name).startswith("deeplab_") for name, _ in report.user_properties)
+
+
+def _message(report: pytest.TestReport) -> str:
+    if report.skipped and isinstance(report.longrepr, tuple):
+        text = str(report.longrepr[2])
+        return text.removeprefix("Skipped: ")
+    text = report.longreprtext or ""
+    if len(text) > MAX_MESSAGE:
+        text = text[:MAX_MESSAGE] + "\n… (cut; the full text is in the pytest output)"
+    return text
