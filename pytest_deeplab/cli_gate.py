@@ -57,6 +57,9 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
                    help="timed-inference budget per model when --rounds is not given (30)")
     p.add_argument("--warmup", type=int, default=5,
                    help="untimed inferences per side after the first call (5)")
+    p.add_argument("--settle", type=float, default=0.0, metavar="SECONDS",
+                   help="pause before each timed inference, so thread pools of the side that "
+                        "just ran stop spinning (default 0)")
     p.add_argument("--threads", type=int, default=None,
                    help="TensorFlow intra-op threads on both sides (inter-op is then 1)")
     p.add_argument("--threads-a", type=int, default=None, help="intra-op threads for A only")
@@ -100,6 +103,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         rounds=args.rounds,
         seconds=args.seconds,
         warmup=args.warmup,
+        settle=args.settle,
         confidence=args.confidence,
         seed=args.seed,
         max_images=args.max_images,

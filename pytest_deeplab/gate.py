@@ -83,6 +83,7 @@ class GateSettings:
     min_rounds: int = 30
     max_rounds: int = 1000
     warmup: int = 5
+    settle: float = 0.0  # pause before each timed call: lets the other side's threads sleep
     confidence: float = 0.95
     seed: int = 0
     max_images: int | None = None
@@ -413,6 +414,8 @@ def measure_model(
         timeout = max(60.0, 50 * max(steady))
         for i in range(rounds):
             for worker in (a, b) if i % 2 == 0 else (b, a):
+                if settings.settle:
+                    time.sleep(settings.settle)
                 reply = worker.call("infer", timeout=timeout, model=name, n=1)
                 s = samples[worker.side.label]
                 s.wall.append(float(reply["wall"][0]))

@@ -102,7 +102,8 @@ def gate(project: Path, *extra: str) -> int:
 
 
 def test_same_environment_passes(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = gate(project, "--env-b", "FAKE_SEED=1", "--json", str(project / "g.json"),
+    code = gate(project, "--env-b", "FAKE_SEED=1", "--settle", "0.0005",
+                "--json", str(project / "g.json"),
                 "--markdown", str(project / "g.md"))
     out = capsys.readouterr().out
     assert code == 0, out
