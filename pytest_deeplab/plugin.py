@@ -172,8 +172,8 @@ def pytest_benchmark_update_machine_info(
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     deeplab = config.stash.get(SESSION_KEY, None)
-    if deeplab is None or not deeplab.collected:
-        return
+    if deeplab is None or not deeplab.collected or not config.stash[OUTCOMES_KEY].ran:
+        return  # nothing of the suite ran (collection errors, all deselected): no table
     from pytest_deeplab.summary import write_summary
 
     write_summary(terminalreporter, deeplab, config.stash[OUTCOMES_KEY])
