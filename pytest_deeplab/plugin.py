@@ -34,6 +34,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for name, doc in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {doc}")
+    if not config.pluginmanager.hasplugin("xdist"):  # the suite marks items for --dist loadgroup
+        config.addinivalue_line("markers", "xdist_group(name): pytest-xdist's load group")
     options = resolve_options(config)
     if options.update_golden not in (None, "yes", "force"):
         raise pytest.UsageError(
