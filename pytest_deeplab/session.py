@@ -135,6 +135,7 @@ class DeepLabSession:
         """
         from pytest_deeplab.fetch import FetchError
 
+        self.check_golden_images()
         problems: dict[str, str] = {}
         for model in self.selected:
             try:
@@ -157,6 +158,18 @@ class DeepLabSession:
         self.unavailable = problems
         for name, why in problems.items():
             self.results[name].skipped = why
+
+    def check_golden_images(self) -> None:
+        """Every selected model's golden images must be listable before anything runs: a missing
+        folder, two images with one stem or a name that cannot name a golden is a usage error
+        naming the model, not a crash at the end of the run."""
+        for model in self.selected:
+            try:
+                self.golden_images(model)
+            except CatalogueError as exc:
+                raise SelectionError(
+                    f"model {model.name} (its golden_images, or its dataset's images): {exc}"
+                ) from None
 
     def model_file(self, model: ModelSpec) -> Path:
         """The model file on disk: a local path as is, archives and URLs through the cache."""
