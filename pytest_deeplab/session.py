@@ -323,11 +323,17 @@ def list_images(directory: Path, exclude_suffix: str = "") -> list[ImageRef]:
         directory, pattern = directory.parent, directory.name
     if not directory.is_dir():
         raise CatalogueError(f"image directory {directory} does not exist")
-    refs = []
+    refs: dict[str, ImageRef] = {}
     for path in sorted(directory.glob(pattern)):
         if path.suffix.lower() not in IMAGE_SUFFIXES:
             continue
         if exclude_suffix and path.stem.endswith(exclude_suffix):
             continue
-        refs.append(ImageRef(path.stem, path))
-    return refs
+        if path.stem in refs:  # scene.jpg + scene.png: one golden file and one test id for both
+            raise CatalogueError(
+                f"{path}: two images share the stem {path.stem!r} ({refs[path.stem].path.name} "
+                f"and {path.name}), so they would share one golden mask and one test id. "
+                "Rename or remove one of them."
+            )
+        refs[path.stem] = ImageRef(path.stem, path)
+    return list(refs.values())
