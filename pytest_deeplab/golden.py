@@ -119,8 +119,8 @@ class GoldenStore:
         self.fallbacks = tuple(Path(p) for p in fallbacks)
 
     def png_path(self, model: str, image_id: str, root: Optional[Path] = None) -> Path:
-        _check_name(model, "model")
-        _check_name(image_id, "image id")
+        check_golden_name(model, "model")
+        check_golden_name(image_id, "image id")
         return (root or self.root) / model / f"{image_id}.png"
 
     # ------------------------------------------------------------------ reading
@@ -199,7 +199,7 @@ class GoldenStore:
         )
 
 
-def _check_name(name: str, what: str) -> None:
+def check_golden_name(name: str, what: str) -> None:
     """Model names and image ids become path components: no separators, no `..`."""
     if not _SAFE_NAME.match(name) or ".." in name:
         raise ValueError(

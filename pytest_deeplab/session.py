@@ -24,7 +24,7 @@ from pytest_deeplab.catalogue import (
     fixtures_dir,
 )
 from pytest_deeplab.config import load_config_file
-from pytest_deeplab.golden import GoldenStore, sha256_file
+from pytest_deeplab.golden import GoldenStore, check_golden_name, sha256_file
 from pytest_deeplab.images import demo_resize, find_pairs, load_rgb
 from pytest_deeplab.labelsets import LabelSet, get_label_set
 from pytest_deeplab.options import DeepLabOptions
@@ -335,5 +335,12 @@ def list_images(directory: Path, exclude_suffix: str = "") -> list[ImageRef]:
                 f"and {path.name}), so they would share one golden mask and one test id. "
                 "Rename or remove one of them."
             )
+        try:
+            check_golden_name(path.stem, "image id")
+        except ValueError:
+            raise CatalogueError(
+                f"{path}: the name {path.stem!r} cannot name a golden mask or a test id. Rename "
+                "the image using letters, digits, '.', '_', '+', '-' (no spaces)."
+            ) from None
         refs[path.stem] = ImageRef(path.stem, path)
     return list(refs.values())
