@@ -57,11 +57,22 @@ def load_config_file(path: Path) -> dict[str, Any]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such configuration file (--deeplab-config)") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc}); TOML files are UTF-8") from None
+    except OSError as exc:  # a directory, no permission
+        raise ConfigError(f"{path}: cannot be read ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    table = data.get("tool", {}).get("pytest-deeplab")
+    tool = data.get("tool", {})
+    table = tool.get("pytest-deeplab") if isinstance(tool, dict) else None
     if table is None and path.name != "pyproject.toml":
         table = {k: v for k, v in data.items() if k in TOP_KEYS} or data
+    if not isinstance(table, (dict, type(None))):
+        raise ConfigError(
+            f"{path}: [tool.pytest-deeplab] must be a table (with [tool.pytest-deeplab.models.NAME]"
+            f" and [tool.pytest-deeplab.datasets.NAME] tables), not {type(table).__name__} "
+            f"{table!r}"
+        )
     table = dict(table or {})
     table["__file__"] = str(path)
     return table
