@@ -118,6 +118,7 @@ def _dataset(name: str, entry: dict[str, Any], base: Path, where: str) -> Datase
     _check_keys(set(entry), DATASET_KEYS, where)
     if "images" not in entry:
         raise ConfigError(f"{where}: 'images' (a directory of *.jpg / *.png) is required")
+    _check_strings(entry, ("images", "labels", "label_suffix"), where)
     return DatasetSpec(
         name=name,
         images=_path(entry["images"], base),
@@ -132,6 +133,8 @@ def _model(
     name: str, entry: dict[str, Any], base: Path, known: ModelSpec | None, where: str
 ) -> ModelSpec:
     _check_keys(set(entry), MODEL_KEYS, where)
+    _check_strings(entry, ("path", "url", "sha256", "format", "member", "dataset",
+                           "golden_images", "input_tensor", "output_tensor"), where)
     changes: dict[str, Any] = {}
     for key in ("dataset", "input_tensor", "output_tensor", "member", "sha256", "url"):
         if key in entry:
@@ -183,6 +186,17 @@ def _guess_format(path: Path | None, url: str | None) -> str:
     if path is not None and path.is_dir():
         return "saved_model"
     return "frozen_graph"
+
+
+def _check_strings(entry: Mapping[str, Any], keys: tuple[str, ...], where: str) -> None:
+    """Paths, names and URLs must be TOML strings: `path = ["a.pb"]` would otherwise become the
+    file "['a.pb']" and fail later with a confusing "does not exist"."""
+    for key in keys:
+        if key in entry and not isinstance(entry[key], str):
+            raise ConfigError(
+                f"{where}: {key} must be a string (in quotes), got {type(entry[key]).__name__} "
+                f"{entry[key]!r}"
+            )
 
 
 def _fraction(value: Any, key: str, where: str) -> float:
