@@ -26,11 +26,10 @@ from pytest_deeplab.catalogue import (
 )
 from pytest_deeplab.config import load_config_file
 from pytest_deeplab.golden import GoldenStore, check_golden_name, sha256_file
-from pytest_deeplab.images import demo_resize, find_pairs, load_rgb
+from pytest_deeplab.images import IMAGE_SUFFIXES, demo_resize, find_pairs, load_rgb
 from pytest_deeplab.labelsets import LabelSet, get_label_set
 from pytest_deeplab.options import DeepLabOptions
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 LOCK_FILE = "deeplab-zoo.lock"
 
 
