@@ -166,6 +166,9 @@ OFFICIAL_MODELS: tuple[ModelSpec, ...] = (
         input_size=257,
         source="official",
         url=f"{TFLITE_BASE_URL}deeplabv3_257_mv_gpu.tflite",
+        # The official file's checksum (the same bytes ship in many public repositories).
+        sha256="68a539782c2c6a72f8aac3724600124a85ed977162b44e84cbae5db717c933c6",
+        size=2779264,
         input_tensor="sub_7",
         output_tensor="ResizeBilinear_3",
         # No published table for this file; read from the model itself (pytest-deeplab inspect):
@@ -287,7 +290,11 @@ class Catalogue:
 def build_catalogue(user_config: Mapping[str, Any] | None, config_dir: Path) -> Catalogue:
     """Merge bundled, official and user entries; user entries may override official settings."""
     bundled_models, bundled_datasets = bundled_catalogue()
-    models = {m.name: m for m in (*bundled_models, *OFFICIAL_MODELS)}
+    # Official models are pinned on the bundled golden scenes until a user names photos of
+    # their own: any fixed input shows whether a model's masks moved between TF versions.
+    scenes = bundled_models[0].golden_images if bundled_models else None
+    official = [replace(m, golden_images=m.golden_images or scenes) for m in OFFICIAL_MODELS]
+    models = {m.name: m for m in (*bundled_models, *official)}
     datasets = {d.name: d for d in bundled_datasets}
     if user_config:
         from pytest_deeplab.config import apply_user_config
