@@ -152,6 +152,16 @@ def _write_report(session: pytest.Session, deeplab: Any) -> None:
 
 
 @pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under `--dist loadgroup`, one work unit per model, so each model is loaded once."""
+    if config.getoption("dist", "no") != "loadgroup" or config.stash[OPTIONS_KEY].models is None:
+        return None
+    from pytest_deeplab.xdist_scheduling import make_scheduler
+
+    return make_scheduler(config, log)
+
+
+@pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """xdist controller: merge each worker's results into this process's summary."""
     data = getattr(node, "workeroutput", {}).get("deeplab")

@@ -137,15 +137,13 @@ def test_xdist_verdicts_summary_and_junit_match_a_serial_run(deeplab: DeepLabPyt
     assert summary_block(parallel) == summary_block(serial)
     assert any(line.startswith(MODELS[0]) and "99." in line for line in summary_block(serial))
 
-    # the controller loads nothing; no worker loads a model twice; with working load groups,
-    # each model is loaded by exactly one worker
+    # the controller loads nothing, and each model is loaded once, by one worker: the plugin's
+    # own loadgroup scheduler keys work units on the model (xdist's @group suffix is not
+    # seen on pytest >= 9.2 with xdist <= 3.8)
     assert sorted(serial_loads["controller"]) == sorted(MODELS)
     parallel_loads = loads(deeplab.path)
     assert parallel_loads.pop("controller", []) == []
-    for names in parallel_loads.values():
-        assert len(names) == len(set(names)), parallel_loads
-    if not LOADGROUP_BROKEN:
-        assert sorted(n for names in parallel_loads.values() for n in names) == sorted(MODELS)
+    assert sorted(n for names in parallel_loads.values() for n in names) == sorted(MODELS)
 
     # the controller's HTML report holds every worker's items
     report = (deeplab.path / "report.html").read_text()
