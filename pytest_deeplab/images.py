@@ -83,16 +83,20 @@ def _open(path: PathLike, what: str) -> Image.Image:
 # --------------------------------------------------------------------------- photographs
 
 
-def load_rgb(path: PathLike) -> np.ndarray:
+def load_rgb(path: PathLike, exif_orientation: bool = True) -> np.ndarray:
     """Read a photograph as uint8 HxWx3 RGB, the way the DeepLab demo would see it upright.
 
-    EXIF orientation is applied first (phones store portrait shots sideways). Alpha (RGBA, LA,
+    EXIF orientation is applied first (phones store portrait shots sideways), except for
+    labelled dataset images (`exif_orientation=False`): label maps are drawn on the stored
+    pixels, and DeepLab's eval.py decodes images without EXIF. Alpha (RGBA, LA,
     PA) is dropped rather than composited: the demo calls `image.convert('RGB')`, which
     discards alpha, so the model sees the same pixels here as in DeepLab's own pipeline.
     16-bit grey is scaled to 8 bits (65535 -> 255); CMYK, palette and 1-bit images are
     converted by Pillow.
     """
     image = _open(path, "image")
+    if not exif_orientation:
+        return _to_rgb(image, path)
     try:
         image = ImageOps.exif_transpose(image) or image
     except (OSError, ValueError, SyntaxError) as exc:

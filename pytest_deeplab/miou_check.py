@@ -33,7 +33,7 @@ def dataset_confusion(deeplab: DeepLabSession, model: ModelSpec) -> tuple[np.nda
     pairs = deeplab.labelled_pairs(model)
     matrix = np.zeros((label_set.num_classes, label_set.num_classes), dtype=np.int64)
     for image_path, label_path in pairs:
-        rgb = load_rgb(image_path)
+        rgb = load_rgb(image_path, exif_orientation=False)  # as stored, like its label map
         label = load_label(label_path, label_set, expected_shape=rgb.shape[:2])
         mask = predictor.predict(demo_resize(rgb, model.input_size))
         if mask.shape != label.shape:

@@ -112,7 +112,9 @@ def write_summary(terminalreporter: Any, deeplab: Any, outcomes: SuiteOutcomes) 
             tr.write_line(line)
     if outcomes.all_skipped():
         message = ("ERROR: every deeplab item was skipped, so nothing was checked; the run fails "
-                   "rather than pass vacuously.")
+                   "rather than pass vacuously. See why with -rs; then make the models available "
+                   "(--deeplab-mirror, --deeplab-cache-dir), drop --benchmark-skip if only "
+                   "latency items were selected, or widen -m / -k.")
         for line in wrapped(message, width):
             tr.write_line(line, red=True, bold=True)
 

@@ -103,6 +103,16 @@ def test_exif_orientation_is_applied(tmp_path: Path) -> None:
     np.testing.assert_array_equal(out, np.rot90(rgb, k=-1))
 
 
+def test_labelled_images_keep_their_stored_orientation(tmp_path: Path) -> None:
+    """Label maps are drawn on the stored pixels (and eval.py ignores EXIF): a dataset image
+    must not be turned upright, or it would no longer line up with its label."""
+    rgb = gradient(6, 8)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(rgb).save(tmp_path / "r.png", exif=exif)
+    np.testing.assert_array_equal(load_rgb(tmp_path / "r.png", exif_orientation=False), rgb)
+
+
 def test_not_an_image(tmp_path: Path) -> None:
     path = tmp_path / "notes.png"
     path.write_text("this is a text file")
