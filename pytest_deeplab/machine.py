@@ -50,7 +50,7 @@ def tensorflow_identity(session: Any = None) -> dict[str, Any]:
         "imported": "tensorflow" in sys.modules,
     }
     if session is not None and getattr(session, "any_model_loaded", False):
-        loaded = session.identity  # TensorFlow is already imported: ask it
+        loaded = session.run_identity()  # this process or an xdist worker already asked TF
         ident.update(version=loaded["tensorflow"], git_version=loaded["tensorflow_git"],
                      tflite_runtime=loaded.get("tflite_runtime"))
     elif "tensorflow" in sys.modules:
