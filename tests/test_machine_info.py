@@ -53,10 +53,11 @@ def test_no_tensorflow_import_just_for_the_record() -> None:
 
 def test_a_session_that_loaded_a_model_is_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    identity = {"tensorflow": "2.99.0", "tensorflow_git": "v2.99.0-0-gabc",
+                "tflite_runtime": "tf.lite"}
     session = SimpleNamespace(
         any_model_loaded=True, options=SimpleNamespace(threads=1), _predictors={"m": object()},
-        identity={"tensorflow": "2.99.0", "tensorflow_git": "v2.99.0-0-gabc",
-                  "tflite_runtime": "tf.lite"},
+        run_identity=lambda: identity,  # this process's TF, or an xdist worker's
     )
     info: dict[str, object] = {}
     update_machine_info(info, session)
