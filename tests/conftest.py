@@ -177,3 +177,32 @@ def deeplab(
     monkeypatch.delenv("CI", raising=False)  # the project's own CI sets it; inner runs must not
     monkeypatch.delenv("PYTEST_DEEPLAB_CACHE", raising=False)
     yield DeepLabPytester(pytester, model_cache)
+
+
+COUNT_LOADS = """
+import os
+from pathlib import Path
+
+import pytest_deeplab.runtime as runtime
+
+LOADS = []
+ORIGINAL = runtime.load_predictor
+
+
+def counting(name, *args, **kwargs):
+    LOADS.append(name)
+    return ORIGINAL(name, *args, **kwargs)
+
+
+def pytest_configure(config):
+    runtime.load_predictor = counting
+
+
+def pytest_unconfigure(config):
+    runtime.load_predictor = ORIGINAL
+    who = os.environ.get("PYTEST_XDIST_WORKER", "controller")
+    Path(config.rootpath, "loads-" + who + ".txt").write_text("\\n".join(LOADS))
+    print("LOADS=" + ",".join(LOADS))
+"""
+"""A conftest for pytester projects that counts model loads per process: it prints
+`LOADS=a,b` and writes `loads-<worker or controller>.txt` into the rootdir."""

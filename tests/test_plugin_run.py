@@ -7,7 +7,7 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import SMALL, DeepLabPytester, SmallModel, minizoo_manifest
+from conftest import COUNT_LOADS, SMALL, DeepLabPytester, SmallModel, minizoo_manifest
 
 from pytest_deeplab.session import list_images
 
@@ -72,28 +72,6 @@ def test_a_run_with_some_items_checked_is_green(deeplab: DeepLabPytester) -> Non
                          "--benchmark-skip")
     result.assert_outcomes(passed=1, skipped=1)
     assert result.ret == pytest.ExitCode.OK
-
-
-COUNT_LOADS = """
-import pytest_deeplab.runtime as runtime
-
-LOADS = []
-ORIGINAL = runtime.load_predictor
-
-
-def counting(name, *args, **kwargs):
-    LOADS.append(name)
-    return ORIGINAL(name, *args, **kwargs)
-
-
-def pytest_configure(config):
-    runtime.load_predictor = counting
-
-
-def pytest_unconfigure(config):
-    runtime.load_predictor = ORIGINAL
-    print("LOADS=" + ",".join(LOADS))
-"""
 
 
 def test_each_model_is_loaded_once_per_session(

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, DeepLabPytester
+from conftest import COUNT_LOADS, FIXTURES, DeepLabPytester
 from packaging.version import Version
 
 from pytest_deeplab.golden import GoldenStore
@@ -30,32 +30,6 @@ old `_nodeid`, so `--dist loadgroup` silently distributes like `--dist load`
 
 MODELS = ("mini_mnv2_os16", "mini_deeplabv3plus")
 ALTERED = "golden_02_300x300"
-
-COUNT_LOADS = """
-import os
-from pathlib import Path
-
-import pytest_deeplab.runtime as runtime
-
-LOADS = []
-ORIGINAL = runtime.load_predictor
-
-
-def counting(name, *args, **kwargs):
-    LOADS.append(name)
-    return ORIGINAL(name, *args, **kwargs)
-
-
-def pytest_configure(config):
-    runtime.load_predictor = counting
-
-
-def pytest_unconfigure(config):
-    runtime.load_predictor = ORIGINAL
-    who = os.environ.get("PYTEST_XDIST_WORKER", "controller")
-    Path(config.rootpath, "loads-" + who + ".txt").write_text("\\n".join(LOADS))
-"""
-
 
 def alter_golden(golden_dir: Path) -> None:
     """Copy the shipped golden of one image into `golden_dir` with 300 pixels relabelled."""
