@@ -102,7 +102,6 @@ def run_latency_benchmark(item: pytest.Item, deeplab: DeepLabSession, model: Mod
         item.user_properties.append(("deeplab_latency_median_s", results.latency_median_s))
         item.user_properties.append(("deeplab_first_call_s", first_call))
         item.user_properties.append(("deeplab_cpu_time_median_s", cpu_median))
-        item.user_properties.append(("deeplab_tensorflow", ident["tensorflow"]))
     finally:
         fixture._cleanup()
 

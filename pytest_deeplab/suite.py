@@ -100,6 +100,17 @@ class DeepLabItem(pytest.Item):
         """A JUnit XML property (and report data) for this item."""
         self.user_properties.append((name, value))
 
+    def check(self) -> None:
+        raise NotImplementedError
+
+    def runtest(self) -> None:
+        """Run the item's check; every item then records the TF version that ran it."""
+        try:
+            self.check()
+        finally:
+            if self.deeplab.any_model_loaded:
+                self.record("deeplab_tensorflow", self.deeplab.run_identity()["tensorflow"])
+
 
 class MaskItem(DeepLabItem):
     """The mask on one golden image must match its golden within the model's tolerances."""
@@ -110,7 +121,7 @@ class MaskItem(DeepLabItem):
         super().__init__(**kwargs)
         self.ref = ref
 
-    def runtest(self) -> None:
+    def check(self) -> None:
         from pytest_deeplab.golden_check import check_against_golden
 
         check_against_golden(self.deeplab, self.model, self.ref, self.record)
@@ -121,7 +132,7 @@ class MiouItem(DeepLabItem):
 
     marker_name = "deeplab_miou"
 
-    def runtest(self) -> None:
+    def check(self) -> None:
         from pytest_deeplab.miou_check import check_miou
 
         check_miou(self.deeplab, self.model, self.record)
@@ -132,7 +143,7 @@ class LatencyItem(DeepLabItem):
 
     marker_name = "deeplab_latency"
 
-    def runtest(self) -> None:
+    def check(self) -> None:
         from pytest_deeplab.bench import run_latency_benchmark
 
         run_latency_benchmark(self, self.deeplab, self.model)
