@@ -58,7 +58,8 @@ EXTRA_COMMANDS: tuple[str, ...] = (
 )
 
 
-def _options(args: argparse.Namespace, models: str) -> DeepLabOptions:
+def options_from_args(args: argparse.Namespace, models: str) -> DeepLabOptions:
+    """Plugin settings from the subcommands' shared options (list, fetch, inspect)."""
     cache = args.cache_dir or os.environ.get("PYTEST_DEEPLAB_CACHE")
     return DeepLabOptions(
         rootdir=args.rootdir.resolve(),
@@ -126,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(module.run(args))
     spec = ",".join(args.models) if args.command == "fetch" else "all"
     try:
-        session = DeepLabSession(_options(args, spec))
+        session = DeepLabSession(options_from_args(args, spec))
     except CatalogueError as exc:
         print(f"pytest-deeplab: {exc}", file=sys.stderr)
         return 2

@@ -43,7 +43,7 @@ def _file_model(path: Path) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from pytest_deeplab.catalogue import CatalogueError, ModelSpec
-    from pytest_deeplab.cli import _options
+    from pytest_deeplab.cli import options_from_args
     from pytest_deeplab.fetch import FetchError
     from pytest_deeplab.modelcard import build_card, render_text
     from pytest_deeplab.runtime.base import ModelLoadError
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     files = [Path(m) for m in args.models if Path(m).exists()]
     names = [m for m in args.models if not Path(m).exists()]
     try:
-        session = DeepLabSession(_options(args, ",".join(names) or "all"))
+        session = DeepLabSession(options_from_args(args, ",".join(names) or "all"))
         models: list[tuple[ModelSpec, Path | None]] = [
             (m, None) for m in (session.selected if names else [])]
         models += [(_file_model(p), p) for p in files]

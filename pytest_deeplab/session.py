@@ -229,6 +229,7 @@ class DeepLabSession:
         )
         fetched = fetch(artifact, settings)
         self._files[model.name] = fetched.path
+        self._sha256[fetched.path] = fetched.file_sha256  # stamped by the cache: no re-hashing
         return fetched.path
 
     def model_sha256(self, model: ModelSpec) -> str:
