@@ -30,7 +30,13 @@ from pytest_deeplab.fetching.errors import (
     UnsafeArchiveError,
     raise_for,
 )
-from pytest_deeplab.fetching.extract import NotAnArchive, UnsafeMember, extract_archive, find_member
+from pytest_deeplab.fetching.extract import (
+    NotAnArchive,
+    UnsafeMember,
+    extract_archive,
+    find_member,
+    member_matches,
+)
 from pytest_deeplab.fetching.lockfile import LockFileError, Pin, read_pins, write_pin
 
 __all__ = [
@@ -58,7 +64,8 @@ class Artifact:
     name: str  # model name, e.g. "mobilenetv2_coco_voc_trainaug"
     filename: str  # file under the zoo's base URL, e.g. "deeplabv3_mnv2_..._2018_01_29.tar.gz"
     url: str  # full default URL
-    member: str | None  # file wanted inside the archive (any depth); None for a plain file
+    member: str | None  # file wanted inside the archive (any depth; a glob such as *.pb:
+    #                     the archive's only match); None for a plain file
     sha256: str | None = None
     sha384: str | None = None
     size: int | None = None
@@ -188,8 +195,7 @@ def _stamp_fits(artifact: Artifact, stamp: Stamp) -> bool:
     if artifact.member is None:
         fits_member = stamp.member == PurePosixPath(artifact.filename).name
     else:
-        wanted = PurePosixPath(artifact.member).parts
-        fits_member = PurePosixPath(stamp.member).parts[-len(wanted) :] == wanted
+        fits_member = member_matches(stamp.member, artifact.member)
     return (
         fits_member
         and _agrees(artifact.sha256, stamp.sha256)
@@ -387,6 +393,8 @@ def _download(
             backoff=settings.backoff,
             note=lambda why: attempts.append(Attempt(source.location, why, "transient")),
         )
+    except download.SizeExceeded as exc:
+        raise _SourceFailed(str(exc), "integrity") from exc
     except download.SourceMissing as exc:
         raise _SourceFailed(str(exc), "missing") from exc
     except download.Transient as exc:

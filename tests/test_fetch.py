@@ -155,6 +155,47 @@ def test_wrong_known_checksum_is_an_integrity_error(
     assert not settings.lock_path.exists()  # type: ignore[union-attr]
 
 
+def test_wrong_known_sha384_is_an_integrity_error(zoo: ZooServer, settings: FetchSettings) -> None:
+    data = zoo_tarball(TOP)
+    url = zoo.add(TARBALL, data)
+    wrong = hashlib.sha384(data + b"!").hexdigest()
+
+    with pytest.raises(IntegrityError) as err:
+        fetch(artifact(url, sha384=wrong, size=len(data)), settings)
+
+    message = str(err.value)
+    assert f"does not match the known sha384 {wrong}" in message
+    assert hashlib.sha384(data).hexdigest() in message
+    assert entries(settings) == []
+
+
+def test_wrong_known_size_is_an_integrity_error(zoo: ZooServer, settings: FetchSettings) -> None:
+    data = zoo_tarball(TOP)
+    url = zoo.add(TARBALL, data)
+
+    with pytest.raises(IntegrityError) as err:
+        fetch(artifact(url, size=len(data) - 1), settings)
+
+    assert f"more than the known size of {len(data) - 1} bytes" in str(err.value)
+    assert entries(settings) == []
+
+
+def test_wrong_known_size_from_a_local_mirror_is_an_integrity_error(
+    tmp_path: Path, settings: FetchSettings
+) -> None:
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    data = zoo_tarball(TOP)
+    (mirror / TARBALL).write_bytes(data)
+    settings.mirrors = [str(mirror)]
+
+    with pytest.raises(IntegrityError) as err:
+        fetch(artifact("http://127.0.0.1:9/none/" + TARBALL, size=len(data) - 10), settings)
+
+    assert f"more than the known size of {len(data) - 10} bytes" in str(err.value)
+    assert entries(settings) == []
+
+
 # --- faults that heal with a retry -----------------------------------------------------------
 
 

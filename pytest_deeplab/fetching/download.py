@@ -39,6 +39,10 @@ class SourceMissing(Exception):
     """The source answered and does not have the file (404, no such path): do not retry."""
 
 
+class SizeExceeded(Exception):
+    """The source sent more bytes than the catalogue's size: the wrong file, stopped early."""
+
+
 class Transient(Exception):
     """A fault that may heal on retry (timeout, reset, truncated body, HTTP 5xx)."""
 
@@ -56,7 +60,9 @@ class _HashingWriter:
     def write(self, data: bytes) -> int:
         self.size += len(data)
         if self._limit is not None and self.size > self._limit:
-            raise SourceMissing(f"sent more than the expected {self._limit} bytes")
+            raise SizeExceeded(
+                f"the source sent more than the known size of {self._limit} bytes (catalogue)"
+            )
         self._sha256.update(data)
         self._sha384.update(data)
         return self._raw.write(data)
