@@ -9,6 +9,7 @@ goes into a fresh directory the caller renames into place, so a failure leaves n
 
 from __future__ import annotations
 
+import fnmatch
 import shutil
 import tarfile
 from pathlib import Path, PurePosixPath
@@ -50,6 +51,8 @@ def _checked_extract(archive: Path, dest: Path) -> list[str]:
         if isinstance(exc, tarfile.FilterError):  # type: ignore[attr-defined,unused-ignore]
             raise UnsafeMember(str(exc)) from exc
         raise NotAnArchive(f"not a readable tar archive: {exc}") from exc
+    except KeyError as exc:  # a hard link to a member the archive does not hold
+        raise NotAnArchive(f"malformed tar archive: {exc.args[0]}") from exc
 
 
 def check_member(member: tarfile.TarInfo) -> None:
@@ -70,23 +73,48 @@ def check_member(member: tarfile.TarInfo) -> None:
         raise UnsafeMember(f"unsupported member type {member.type!r} for {member.name!r}")
 
 
+def is_pattern(member: str) -> bool:
+    """Whether a catalogue ``member`` is a glob (``*.tflite``) rather than a file name."""
+    return any(ch in member for ch in "*?[")
+
+
+def member_matches(path: str | PurePosixPath, member: str) -> bool:
+    """Whether an archive path ends with ``member``'s components, each a name or a glob."""
+    parts = PurePosixPath(path).parts
+    wanted = PurePosixPath(member).parts
+    if not wanted or len(parts) < len(wanted):
+        return False
+    return all(fnmatch.fnmatchcase(p, w) for p, w in zip(parts[-len(wanted) :], wanted))
+
+
 def find_member(root: Path, member: str) -> Path:
     """The extracted file whose path ends with ``member``; the shallowest wins, ties are errors.
 
     Zoo tarballs hold one top folder (named after the tarball, not always exactly), so the wanted
-    file is matched by its trailing path components rather than by a fixed full path.
+    file is matched by its trailing path components rather than by a fixed full path. A glob
+    (``*.pb``) stands for "the archive's only such file": where the zoo does not document a
+    member's name, two candidates are an error rather than a guess.
     """
     wanted = PurePosixPath(member).parts
     matches = [
         p
         for p in root.rglob(wanted[-1])
-        if p.is_file() and p.relative_to(root).parts[-len(wanted) :] == wanted
+        if p.is_file() and member_matches(p.relative_to(root).as_posix(), member)
     ]
+    matches.sort(key=lambda p: (len(p.parts), str(p)))
+    names = ", ".join(str(p.relative_to(root)) for p in matches[:4])
+    if is_pattern(member):
+        if not matches:
+            raise LookupError(f"the archive has no file matching {member!r}")
+        if len(matches) > 1:
+            raise LookupError(
+                f"the archive has {len(matches)} files matching {member!r} ({names}), so which "
+                "one is the model is unclear; set the model's `member` to one of them"
+            )
+        return matches[0]
     if not matches:
         raise LookupError(f"the archive has no {member!r}")
-    matches.sort(key=lambda p: (len(p.parts), str(p)))
     if len(matches) > 1 and len(matches[0].parts) == len(matches[1].parts):
-        names = ", ".join(str(p.relative_to(root)) for p in matches[:4])
         raise LookupError(f"the archive has several {member!r}: {names}")
     return matches[0]
 
