@@ -44,6 +44,16 @@ def test_identical_masks_pass() -> None:
 
 def test_a_few_boundary_pixels_stay_within_the_default_tolerance() -> None:
     current = scene()
+    current[10:20, 60] = PERSON  # ten boundary pixels flip: 10 of 20000
+    result = compare_masks(scene(), current, PASCAL)
+    assert result.differing_pixels == 10
+    assert result.agreement == pytest.approx(0.9995)  # >= 99.9 %
+    assert result.class_iou["person"] == pytest.approx(2000 / 2010)  # >= 0.99
+    assert result.passed and result.problems == []
+
+
+def test_a_whole_column_of_change_exceeds_the_default_tolerance() -> None:
+    current = scene()
     current[10:50, 60] = PERSON  # the person grows by one column: 40 of 20000 pixels
     result = compare_masks(scene(), current, PASCAL)
     assert result.differing_pixels == 40
