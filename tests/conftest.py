@@ -9,7 +9,9 @@ be tested in a tmp dir without touching the goldens shipped with the package.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import tarfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -25,6 +27,33 @@ REAL_ZOO = Path(__file__).resolve().parents[2] / "shared" / "real-zoo"
 REAL_DM05 = REAL_ZOO / "models" / "mnv2_dm05_pascal_reexport_frozen_inference_graph.pb"
 SMALL = "mini_mnv2_os16"
 """The smallest bundled model: most tests use it."""
+
+IN_CI = bool(os.environ.get("CI"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """In CI every resource a test needs must be there: a skip is turned into a failure.
+
+    Locally a missing resource (../shared/real-zoo, TensorFlow, chromium) skips with its reason;
+    on CI the same skip would turn a broken install into a green run, so it fails instead.
+    """
+    report = yield
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = (
+            f"skipped in CI, where every resource must be present: {reason}. "
+            "Install what it names in .ci/run (or unset CI to skip locally)."
+        )
+    return report
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """`needs_tf` is enforced: without TensorFlow such a test skips (and fails in CI)."""
+    if item.get_closest_marker("needs_tf") and importlib.util.find_spec("tensorflow") is None:
+        pytest.skip("needs TensorFlow: pip install 'pytest-deeplab[tf]'")
+
 
 requires_real_zoo = pytest.mark.skipif(
     not REAL_DM05.is_file(),
@@ -175,6 +204,8 @@ def deeplab(
     tensorflow_preloaded: None,
 ) -> Iterator[DeepLabPytester]:
     monkeypatch.delenv("CI", raising=False)  # the project's own CI sets it; inner runs must not
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)  # under `pytest -n N` inner runs are not workers
     monkeypatch.delenv("PYTEST_DEEPLAB_CACHE", raising=False)
     yield DeepLabPytester(pytester, model_cache)
 
