@@ -92,6 +92,7 @@ def sign_test_rank(n: int, confidence: float) -> int:
     (1 when n is too small for that confidence: the interval is then the whole range)."""
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    n = int(n)  # a numpy integer would overflow 2**n
     alpha_half = (1 - confidence) / 2
     total, cumulative, k = 2**n, 0, 0
     while k < n // 2:

@@ -6,7 +6,8 @@ library prints cannot corrupt the protocol). Every reply carries `ok`; failures 
 (the message a person reads) and `kind` (the exception's class).
 
 Requests (`cmd` and its arguments):
-  hello                       protocol version, Python, numpy, pid (TensorFlow not imported)
+  hello  [distributions]      protocol version, Python, numpy, pid, and the installed versions
+                              of the named distributions (TensorFlow not imported)
   setup  options, models      resolve the catalogue exactly as the plugin does
   identity                    import TensorFlow; its version, git build, oneDNN flag, threads
   load   model                load once, prepare the timing image, time the first call
@@ -28,7 +29,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-PROTOCOL = 1
+PROTOCOL = 2  # 2: hello reports the versions of asked-for distributions
 
 
 class Worker:
@@ -47,6 +48,8 @@ class Worker:
         return result
 
     def cmd_hello(self, request: dict[str, Any]) -> dict[str, Any]:
+        import importlib.metadata
+
         import numpy
 
         from pytest_deeplab import __version__
@@ -58,6 +61,8 @@ class Worker:
             "executable": sys.executable,
             "numpy": numpy.__version__,
             "pid": os.getpid(),
+            "distributions": {name: _version(importlib.metadata, name)
+                              for name in request.get("distributions", [])},
         }
 
     def cmd_setup(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -137,7 +142,8 @@ class Worker:
         limit = request.get("limit")
         out = []
         for image_id, path in paths[: int(limit) if limit else None]:
-            mask = predictor.predict(self.session.prepared_image(path, model.input_size))
+            size = self.session.input_size(model)
+            mask = predictor.predict(self.session.prepared_image(path, size))
             buffer = io.BytesIO()
             Image.fromarray(mask).save(buffer, format="PNG")
             out.append({"id": image_id, "png": base64.b64encode(buffer.getvalue()).decode()})
@@ -151,6 +157,13 @@ class Worker:
             close()
         self.images.pop(model.name, None)
         return {}
+
+
+def _version(metadata: Any, name: str) -> str | None:
+    try:
+        return str(metadata.version(name))
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def model_image_paths(session: Any, model: Any) -> list[tuple[str, Path]]:

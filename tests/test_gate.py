@@ -2,7 +2,7 @@
 
 The stand-in "interpreter" is a script that speaks the worker protocol and answers with
 synthetic timings and masks set by environment variables (passed with --env-a / --env-b), so
-verdicts and exit codes can be checked in well under a second each.
+verdicts and exit codes can be checked in about a second each.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import pytest
 from PIL import Image
 
 from pytest_deeplab.cli import main
-from pytest_deeplab.gate import ModelOutcome, judge
-from pytest_deeplab.gate_stats import RatioEstimate
+from pytest_deeplab.gate import GateError, GateSettings, ModelOutcome, Side, decide, run_gate
+from pytest_deeplab.gate_sequential import Bounds
+from pytest_deeplab.gate_verdict import judge
 from pytest_deeplab.gate_worker import PROTOCOL
 
 FAKE_WORKER = f"""#!{sys.executable}
@@ -43,8 +44,10 @@ for line in sys.stdin:
     req = json.loads(line)
     cmd = req["cmd"]
     if cmd == "hello":
+        dists = json.loads(env.get("FAKE_DISTS", "{{}}"))
         reply(protocol=int(env.get("FAKE_PROTOCOL", {PROTOCOL})), plugin_version="fake",
-              python="3.x", numpy=np.__version__, pid=os.getpid())
+              python="3.x", numpy=np.__version__, pid=os.getpid(),
+              distributions={{n: dists.get(n) for n in req.get("distributions", [])}})
     elif cmd == "setup":
         reply(models=req["models"])
     elif cmd == "identity":
@@ -69,7 +72,8 @@ for line in sys.stdin:
         mask.flat[: int(flip * mask.size)] = 1
         buf = io.BytesIO()
         Image.fromarray(mask).save(buf, format="PNG")
-        reply(masks=[{{"id": "scene", "png": base64.b64encode(buf.getvalue()).decode()}}])
+        image_id = env.get("FAKE_MASK_ID", "scene")
+        reply(masks=[{{"id": image_id, "png": base64.b64encode(buf.getvalue()).decode()}}])
     elif cmd == "unload":
         reply()
     elif cmd == "quit":
@@ -98,7 +102,7 @@ def project(tmp_path: Path) -> Path:
 def gate(project: Path, *extra: str) -> int:
     fake = str(project / "fake-python")
     return main(["gate", "--rootdir", str(project), "--baseline", fake, "--candidate", fake,
-                 "--models", "toy", "--rounds", "40", "--warmup", "1", *extra])
+                 "--models", "toy", "--warmup", "1", "--max-seconds", "5", *extra])
 
 
 def test_same_environment_passes(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -112,9 +116,14 @@ def test_same_environment_passes(project: Path, capsys: pytest.CaptureFixture[st
     report = json.loads((project / "g.json").read_text())
     model = report["models"][0]
     assert model["ratio"]["low"] <= 1.0 <= model["ratio"]["high"]
-    assert len(model["a"]["wall"]) == len(model["b"]["wall"]) == 40
+    assert model["stopped"] == "decided"  # well before the 5 s budget
+    # the verdict's rounds are the rounds shown and the rounds measured
+    assert model["rounds"] == model["ratio"]["pairs"] == len(model["a"]["wall"]) \
+        == len(model["b"]["wall"])
+    assert 1.0 < model["min_detectable"] < 1.2
     assert model["agreement"] == {"scene": 1.0}
     assert report["sides"]["B"]["env"] == {"FAKE_SEED": "1"}
+    assert report["exit_code"] == 0 and report["hypotheses"] == 2
     assert (project / "g.md").read_text().startswith("### pytest-deeplab gate")
 
 
@@ -123,11 +132,36 @@ def test_a_slower_candidate_fails(project: Path, capsys: pytest.CaptureFixture[s
     out = capsys.readouterr().out
     assert "FAIL: 1 of 1 models" in out
     assert "latency B/A 1.3" in out
+    assert "Holm" in out
 
 
 def test_slower_within_threshold_passes(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert gate(project, "--env-b", "FAKE_SCALE=1.05") == 0
     assert "pass (slower, within threshold)" in capsys.readouterr().out
+
+
+def test_a_candidate_at_the_threshold_is_inconclusive(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """B/A exactly 1.10 against --threshold 1.10 cannot be decided: exit 3, never a pass."""
+    code = gate(project, "--env-b", "FAKE_SCALE=1.10", "--env-b", "FAKE_SEED=1",
+                "--max-seconds", "1",
+                "--json", str(project / "g.json"))
+    out = capsys.readouterr().out
+    assert code == 3, out
+    assert "INCONCLUSIVE: 1 of 1 models (exit 3)" in out
+    assert "still straddles 1.10" in out
+    model = json.loads((project / "g.json").read_text())["models"][0]
+    assert model["stopped"] == "budget" and model["inconclusive"] and not model["failed"]
+    assert model["ratio"]["low"] <= 1.10 <= model["ratio"]["high"]
+
+
+def test_fixed_rounds_are_exactly_that_many(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert gate(project, "--rounds", "12", "--json", str(project / "g.json")) in (0, 3)
+    model = json.loads((project / "g.json").read_text())["models"][0]
+    assert model["rounds"] == len(model["a"]["wall"]) == 12 and model["stopped"] == "rounds"
 
 
 def test_cpu_time_is_gated_unless_told_not_to(
@@ -142,6 +176,38 @@ def test_masks_that_differ_fail(project: Path, capsys: pytest.CaptureFixture[str
     assert gate(project, "--env-b", "FAKE_FLIP=0.05") == 1
     out = capsys.readouterr().out
     assert "masks agree 95.0195% < min_agreement 99.0000% on scene" in out
+
+
+def test_an_image_one_side_did_not_return_is_an_error(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert gate(project, "--env-b", "FAKE_MASK_ID=elsewhere") == 1
+    out = capsys.readouterr().out
+    assert "ERROR" in out
+    assert "[B] returned no mask for scene (A did)" in out
+
+
+def test_a_side_running_another_tensorflow_is_an_error(project: Path) -> None:
+    """A spec resolved tensorflow-cpu 2.15.1, but the worker imports TensorFlow 9.9.9."""
+    fake = str(project / "fake-python")
+    baseline = Side("A", fake)
+    candidate = Side("B", fake, {"FAKE_DISTS": '{"tensorflow-cpu": "2.15.1"}'},
+                     asked="tensorflow-cpu==2.15.*", expected={"tensorflow-cpu": "2.15.1"},
+                     expected_tensorflow=("tensorflow-cpu", "2.15.1"))
+    settings = GateSettings(baseline, candidate, models="toy", rootdir=project, rounds=4)
+    with pytest.raises(GateError, match=r"\[B\] 'tensorflow-cpu==2.15.\*' resolved "
+                       r"tensorflow-cpu 2.15.1, but the worker imports TensorFlow 9.9.9"):
+        run_gate(settings, log=lambda message: None)
+
+
+def test_a_side_missing_a_resolved_distribution_is_an_error(project: Path) -> None:
+    fake = str(project / "fake-python")
+    candidate = Side("B", fake, {"FAKE_DISTS": '{"numpy": "2.4.6"}'}, asked="numpy<2",
+                     expected={"numpy": "1.26.4"})
+    settings = GateSettings(Side("A", fake), candidate, models="toy", rootdir=project)
+    with pytest.raises(GateError, match=r"resolved numpy 1\.26\.4, but the worker .* has numpy "
+                       r"2\.4\.6"):
+        run_gate(settings, log=lambda message: None)
 
 
 def test_a_model_that_does_not_load_fails(
@@ -188,35 +254,59 @@ def test_bad_env_argument_is_a_usage_error(project: Path) -> None:
     assert exc.value.code == 2
 
 
-def _outcome(ratio: tuple[float, float, float], agreement: float = 1.0) -> ModelOutcome:
-    outcome = ModelOutcome("m", min_agreement=0.999)
-    outcome.ratio = RatioEstimate(*ratio, 0.95, 100, "test")
-    outcome.cpu_ratio = RatioEstimate(1.0, 0.99, 1.01, 0.95, 100, "test")
+def _settings(cpu: bool = False) -> GateSettings:
+    side = Side("A", sys.executable)
+    return GateSettings(side, side, models="toy", rootdir=Path("."),
+                        threshold=1.10, cpu_threshold=1.10 if cpu else None)
+
+
+def _outcome(ratio: tuple[float, float, float], agreement: float = 1.0, cleared: bool = True,
+             p_fail: float = 1.0, name: str = "m") -> ModelOutcome:
+    outcome = ModelOutcome(name, min_agreement=0.999)
+    outcome.ratio = Bounds(*ratio, 100, 0.05)
+    outcome.cpu_ratio = Bounds(1.0, 0.99, 1.01, 100, 0.05)
     outcome.agreement = {"img": agreement}
+    outcome.cleared = {"latency": cleared}
+    outcome.p_fail = {"latency": p_fail}
     return outcome
 
 
 @pytest.mark.parametrize(
-    ("ratio", "agreement", "failed", "verdict"),
+    ("ratio", "agreement", "above", "cleared", "verdict"),
     [
-        ((1.0, 0.98, 1.02), 1.0, False, "pass (no significant change)"),
-        ((1.12, 1.08, 1.16), 1.0, False, "pass (slower, within threshold)"),
-        ((1.20, 1.15, 1.25), 1.0, True, "FAIL"),
-        ((0.80, 0.78, 0.82), 1.0, False, "pass (faster)"),
-        ((1.0, 0.98, 1.02), 0.99, True, "FAIL"),
+        ((1.0, 0.98, 1.02), 1.0, False, True, "pass (no significant change)"),
+        ((1.05, 1.02, 1.08), 1.0, False, True, "pass (slower, within threshold)"),
+        ((1.20, 1.15, 1.25), 1.0, True, False, "FAIL"),
+        ((0.80, 0.78, 0.82), 1.0, False, True, "pass (faster)"),
+        ((1.0, 0.98, 1.02), 0.99, False, True, "FAIL"),
+        ((1.09, 1.02, 1.16), 1.0, False, False, "INCONCLUSIVE"),
     ],
 )
-def test_judge(
-    ratio: tuple[float, float, float], agreement: float, failed: bool, verdict: str
-) -> None:
-    outcome = _outcome(ratio, agreement)
-    judge(outcome, threshold=1.10, cpu_threshold=None)
-    assert (outcome.failed, outcome.verdict) == (failed, verdict)
+def test_judge(ratio: tuple[float, float, float], agreement: float, above: bool,
+               cleared: bool, verdict: str) -> None:
+    outcome = _outcome(ratio, agreement, cleared)
+    judge(outcome, _settings(), {"latency"} if above else set())
+    assert outcome.verdict == verdict
+    assert outcome.failed == (verdict == "FAIL")
+    assert outcome.inconclusive == (verdict == "INCONCLUSIVE")
 
 
 def test_no_images_to_compare_fails_closed() -> None:
     outcome = _outcome((1.0, 0.98, 1.02))
     outcome.agreement = {}
-    judge(outcome, threshold=1.10, cpu_threshold=None)
+    judge(outcome, _settings(), set())
     assert outcome.failed
     assert outcome.reasons == ["no images to compare masks on"]
+
+
+@pytest.mark.parametrize(("p_values", "verdicts"), [
+    ((0.02, 0.03), ("FAIL", "FAIL")),  # Holm: 0.02 <= 0.05/2, then 0.03 <= 0.05/1
+    ((0.03, 0.04), ("INCONCLUSIVE", "INCONCLUSIVE")),  # 0.03 > 0.05/2: nothing is shown
+    ((0.001, 0.5), ("FAIL", "INCONCLUSIVE")),
+])
+def test_decide_applies_holm_across_models(p_values: tuple[float, float],
+                                           verdicts: tuple[str, str]) -> None:
+    outcomes = [_outcome((1.12, 1.05, 1.2), cleared=False, p_fail=p, name=f"m{i}")
+                for i, p in enumerate(p_values)]
+    decide(outcomes, _settings())
+    assert tuple(o.verdict for o in outcomes) == verdicts

@@ -1,14 +1,13 @@
 """Run `pytest-deeplab gate` N times with the same arguments and tally what it said.
 
     python benchmarks/gate/repeat_gate.py --runs 10 --label "A/A TF 2.21" --out results/aa.json \
-        -- --config ci/real-zoo.toml --models real-mnv2-dm05 --threads 2 \
-           --baseline /work/venvs/tf221/bin/python --candidate /work/venvs/tf221/bin/python
+        -- --config ci/real-zoo.toml --models bundled,user --threads 2 \
+           --baseline python --candidate python --threshold 1.05
 
-Everything after `--` goes to the gate. Per run it records the exit status (1 = alarm), per
-model the latency and CPU ratios with their intervals, the medians' noise (bootstrap CV of the
-median), mask agreement and the wall time the gate took, plus the machine's load average and
-whether the mini-zoo training job (fixtures/minizoo/*.py) was running. It prints a Markdown
-summary; --out keeps every run's full report.
+Everything after `--` goes to the gate. Per run it records the exit status (1 = alarm,
+3 = inconclusive), per model the rounds and why sampling stopped, the latency and CPU ratios
+with their bounds, the detectable ratio, mask agreement, the verdict and the wall time, plus
+the machine's load average. It prints a Markdown summary; --out keeps every run's full report.
 """
 
 from __future__ import annotations
@@ -52,35 +51,43 @@ def one_run(gate_args: list[str]) -> dict[str, Any]:
     }
 
 
+def _bounds(r: dict[str, Any] | None) -> str:
+    if not r:
+        return "-"
+    high = "-" if r["high"] in (None, float("inf")) else f"{r['high']:.3f}"
+    return f"{r['ratio']:.3f} [{r['low']:.3f}, {high}]"
+
+
 def summarise(label: str, runs: list[dict[str, Any]]) -> str:
     alarms = sum(r["exit"] == 1 for r in runs)
-    errors = sum(r["exit"] not in (0, 1) for r in runs)
+    unsure = sum(r["exit"] == 3 for r in runs)
+    errors = sum(r["exit"] not in (0, 1, 3) for r in runs)
+    models = [m for r in runs for m in (r["report"] or {}).get("models", [])]
+    decided = sorted(m["seconds"] for m in models if m.get("stopped") == "decided")
+    median = f"{decided[len(decided) // 2]:.0f} s" if decided else "-"
     lines = [f"#### {label}", "",
-             f"{len(runs)} runs: {alarms} alarm(s) (exit 1), {errors} error(s); "
-             f"load average {min(r['load_before'] for r in runs):.1f}-"
-             f"{max(r['load_after'] for r in runs):.1f}; mini-zoo training during "
-             f"{sum(r['training'] for r in runs)} run(s)", "",
-             "| run | exit | model | rounds | median A / B (ms) | latency B/A [95% CI] | "
-             "CPU B/A [95% CI] | CV of median A / B | agreement | model s |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             f"{len(runs)} runs: {alarms} with an alarm (exit 1), {unsure} inconclusive "
+             f"(exit 3), {errors} error(s); {len(decided)} of {len(models)} model verdicts "
+             f"decided, median wall time per decided model {median}; load average "
+             f"{min(r['load_before'] for r in runs):.1f}-"
+             f"{max(r['load_after'] for r in runs):.1f}", "",
+             "| run | exit | model | rounds (stop) | median A / B (ms) | latency B/A [bounds] | "
+             "CPU B/A [bounds] | detectable B/A | agreement | verdict | model s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for i, run in enumerate(runs, 1):
         for m in (run["report"] or {}).get("models", []):
-            r, c, a, b = m["ratio"], m["cpu_ratio"], m["a"], m["b"]
-            if r is None:
-                lines.append(f"| {i} | {run['exit']} | {m['model']} | - | - | {m['error']} "
-                             "| | | | |")
-                continue
+            a, b = m["a"], m["b"]
             agreement = min(m["agreement"].values()) if m["agreement"] else float("nan")
+            detect = m.get("min_detectable")
             lines.append(
-                f"| {i} | {run['exit']} | {m['model']} | {len(a['wall'])} | "
-                f"{a['median_s'] * 1e3:.2f} / {b['median_s'] * 1e3:.2f} | "
-                f"{r['ratio']:.3f} [{r['low']:.3f}, {r['high']:.3f}] | "
-                f"{c['ratio']:.3f} [{c['low']:.3f}, {c['high']:.3f}] | "
-                f"{a['median_cv']:.2%} / {b['median_cv']:.2%} | {agreement:.4%} | "
-                f"{m['seconds']:.0f} |")
+                f"| {i} | {run['exit']} | {m['model']} | {m.get('rounds', len(a['wall']))} "
+                f"({m.get('stopped', '-')}) | {a['median_s'] * 1e3:.2f} / "
+                f"{b['median_s'] * 1e3:.2f} | {_bounds(m['ratio'])} | {_bounds(m['cpu_ratio'])} | "
+                f"{'-' if detect is None else f'{detect:.3f}'} | {agreement:.4%} | "
+                f"{m['verdict']} | {m['seconds']:.0f} |")
         if run["report"] is None:
             lines.append(f"| {i} | {run['exit']} | (no report) {' '.join(run['stderr_tail'])} "
-                         "| | | | | | | |")
+                         "| | | | | | | | |")
     return "\n".join(lines) + "\n"
 
 
@@ -92,18 +99,18 @@ def main() -> int:
     parser.add_argument("gate_args", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     gate_args = args.gate_args[1:] if args.gate_args[:1] == ["--"] else args.gate_args
-    runs = []
+    runs: list[dict[str, Any]] = []
     for i in range(args.runs):
         run = one_run(gate_args)
         runs.append(run)
         print(f"[{args.label}] run {i + 1}/{args.runs}: exit {run['exit']} "
-              f"({run['seconds']:.0f} s)", file=sys.stderr, flush=True)
-    summary = summarise(args.label, runs)
-    print(summary)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"label": args.label, "gate_args": gate_args,
-                                        "runs": runs, "summary": summary}, indent=1))
+              f"({run['seconds']:.0f} s)\n{run['table']}", file=sys.stderr, flush=True)
+        if args.out:  # after every run: an interrupted series keeps what it measured
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps({"label": args.label, "gate_args": gate_args,
+                                            "runs": runs,
+                                            "summary": summarise(args.label, runs)}, indent=1))
+    print(summarise(args.label, runs))
     return 0
 
 
