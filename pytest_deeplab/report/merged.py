@@ -1,0 +1,127 @@
+"""The HTML report of a run merged from shards (`pytest-deeplab merge --html`).
+
+Both ends of the results file's opaque "report" payload live here: a shard packs its report
+records (masks and mIOU with their pictures, as xdist workers already export them) and its
+model cards with `report_payload`; the merge unpacks every shard's payload into one recorder
+and renders the same page as an unsharded `--deeplab-report`, with the shards (and, with
+--allow-mixed, how their identities differ) in the header instead of the merging machine's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from pytest_deeplab.report.cards import CardView, build_cards
+from pytest_deeplab.report.collect import MAX_MESSAGE, ItemOutcome, OutcomeLog, ReportRecorder
+from pytest_deeplab.report.html import build_context, render_report
+from pytest_deeplab.shards.merge import MergedRun, describe_identity
+from pytest_deeplab.shards.render import model_figures
+from pytest_deeplab.shards.results import write_text_atomically
+
+SPEC_FIELDS = ("source", "format", "label_set", "input_size", "min_agreement")
+OUTCOME_OF = {"passed": "passed", "xpassed": "passed", "failed": "failed", "error": "error",
+              "skipped": "skipped", "xfailed": "skipped"}
+
+
+def model_entry(model: Any, results: Any) -> dict[str, Any]:
+    """A shard's `models[name]` entry: what the summary and this report show of a model."""
+    return {"spec": {key: getattr(model, key, None) for key in SPEC_FIELDS},
+            "results": asdict(results)}
+
+
+def report_payload(deeplab: Any, cards: list[CardView] | None = None) -> dict[str, Any]:
+    """A shard's report payload: its records (when it recorded any) and its model cards (the
+    ones its own HTML report built, when given, so measured cards are not measured twice;
+    else the catalogue's published facts, which cost nothing)."""
+    recorder = getattr(deeplab, "report", None)
+    if cards is None:
+        cards = build_cards(deeplab, measure=False)
+    return {
+        "records": recorder.export() if recorder is not None else None,
+        "cards": [asdict(card) for card in cards],
+    }
+
+
+class _MergedSession:
+    """What the report's view code reads of a live session, from the shards' files."""
+
+    def __init__(self, merged: MergedRun) -> None:
+        self.merged = merged
+        models = merged.models
+        self.selected = [
+            SimpleNamespace(name=name, **{k: ((models.get(name) or {}).get("spec") or {}).get(k)
+                                          for k in SPEC_FIELDS})
+            for name in merged.selected
+        ]
+        self.results = model_figures(merged)
+        self.report = ReportRecorder()
+        self.cards: list[CardView] = []
+        for run in merged.runs:
+            payload = run.report if isinstance(run.report, dict) else {}
+            if payload.get("records"):
+                self.report.merge(payload["records"])
+            for card in payload.get("cards") or []:
+                rows = [tuple(row) for row in card.get("rows", [])]
+                self.cards.append(CardView(**{**card, "rows": rows}))
+        self.options = SimpleNamespace(threads=None)
+
+    @property
+    def any_model_loaded(self) -> bool:
+        return self.merged.identity is not None
+
+    def run_identity(self) -> dict[str, Any]:
+        return self.merged.identity or {}
+
+    def label_set(self, model: Any) -> Any:
+        from pytest_deeplab.labelsets import get_label_set
+
+        try:
+            return get_label_set(model.label_set)
+        except (ValueError, KeyError, TypeError):  # unknown to this install: numbered classes
+            return get_label_set(255)
+
+
+def _outcome_log(merged: MergedRun) -> OutcomeLog:
+    log = OutcomeLog()
+    for item in merged.items:
+        uses_deeplab = any(str(name).startswith("deeplab_") for name, _ in item.user_properties)
+        if not (item.nodeid.startswith("deeplab::") or uses_deeplab):
+            continue
+        message = item.longrepr if item.outcome != "passed" else ""
+        if len(message) > MAX_MESSAGE:
+            message = message[:MAX_MESSAGE] + "\n… (cut; the full text is in the shard's log)"
+        log.items[item.nodeid] = ItemOutcome(item.nodeid, OUTCOME_OF[item.outcome], message,
+                                             item.duration)
+    return log
+
+
+def _identity_rows(merged: MergedRun, rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The run's identity rows without the merging machine's, then one row per shard."""
+    local = {"CPU", "cores", "SIMD", "machine", "Python"}
+    if merged.identity is None:  # the rows would describe this machine's TensorFlow
+        local |= {"TensorFlow", "oneDNN", "threads", "TF Lite runtime"}
+    kept = [row for row in rows if row[0] not in local]
+    if merged.identity is None:
+        kept.append(("TensorFlow", "unknown: no shard loaded a model"))
+    if merged.mixed:
+        kept.insert(0, ("MIXED RUN", "merged with --allow-mixed: the shards ran under different "
+                                     "identities, so their figures are not comparable"))
+    for run in merged.runs:
+        kept.append((f"shard {run.shard_label}",
+                     f"{len(run.shard_models)} model{'' if len(run.shard_models) == 1 else 's'}"
+                     f" · {describe_identity(run.identity)}"
+                     f" · {run.path or ''}"))
+    return kept
+
+
+def write_merged_report(path: Path, merged: MergedRun, *, command: str = "") -> Path:
+    """Render the merged run's report and write it atomically to `path`."""
+    session = _MergedSession(merged)
+    context = build_context(session, _outcome_log(merged), cards=session.cards,
+                            command=command, exitstatus=merged.exit_status)
+    context["title"] = f"pytest-deeplab report (merged from {merged.count} shards)"
+    context["identity"] = _identity_rows(merged, context["identity"])
+    return write_text_atomically(Path(path), render_report(context))

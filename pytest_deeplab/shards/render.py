@@ -1,0 +1,109 @@
+"""The merged run's terminal summary, in the plugin's own format.
+
+The table comes from the same code as an unsharded run's `deeplab summary` (summary.py), fed
+with the figures the shards wrote instead of a live session, so a merged run reads like one.
+Below it: which TensorFlow ran (or how the shards differed, with --allow-mixed), the shards
+merged, and pytest's closing line of counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from types import SimpleNamespace
+from typing import Any
+
+from pytest_deeplab.shards.merge import MergedRun, describe_identity
+from pytest_deeplab.summary import summary_rows, table_lines, wrapped
+
+HEADER = ("model", "mIOU vs threshold", "worst golden", "median latency")
+COUNT_ORDER = ("failed", "passed", "skipped", "xfailed", "xpassed", "error")
+
+
+@dataclass
+class ModelFigures:
+    """One model's figures as a shard wrote them (the fields of the session's ModelResults)."""
+
+    miou: float | None = None
+    miou_threshold: float | None = None
+    miou_passed: bool | None = None
+    agreements: dict[str, float] = field(default_factory=dict)
+    golden_written: list[str] = field(default_factory=list)
+    latency_median_s: float | None = None
+    cpu_median_s: float | None = None
+    first_call_s: float | None = None
+    skipped: str | None = None
+    latency_unmeasured: str | None = None
+
+    @property
+    def worst_agreement(self) -> float | None:
+        known = [v for v in self.agreements.values() if v is not None]
+        return min(known) if known else None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelFigures:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names and v is not None})
+
+
+def model_figures(merged: MergedRun) -> dict[str, ModelFigures]:
+    models = merged.models
+    return {name: ModelFigures.from_dict((models.get(name) or {}).get("results") or {})
+            for name in merged.selected}
+
+
+def separator(char: str, title: str, width: int) -> str:
+    """A title centred in a line of `char`, as pytest draws its section lines."""
+    fill = char * max((width - len(title) - 2) // 2, 1)
+    line = f"{fill} {title} {fill}"
+    return line + char if len(line) + 1 <= width else line
+
+
+def counts_line(merged: MergedRun) -> str:
+    counts = merged.counts()
+    parts = [f"{counts[k]} {'errors' if k == 'error' and counts[k] > 1 else k}"
+             for k in COUNT_ORDER if counts[k]]
+    seconds = sum(item.duration for item in merged.items)
+    shards = f"{merged.count} shard{'s' if merged.count > 1 else ''}"
+    return f"{', '.join(parts) or 'no tests ran'} in {seconds:.2f}s of test time ({shards})"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def summary_lines(merged: MergedRun, width: int = 80) -> list[str]:
+    figures = model_figures(merged)
+    view = SimpleNamespace(selected=[SimpleNamespace(name=n) for n in merged.selected],
+                           results=figures)
+    lines = [separator("=", f"deeplab summary (merged from {merged.count} shards)"
+                       if merged.count > 1 else "deeplab summary (merged)", width)]
+    if merged.selected:
+        lines += table_lines(HEADER, [row[:4] for row in summary_rows(view)], width)
+    notes: list[str] = []
+    if merged.mixed:
+        notes.append("MIXED RUN (--allow-mixed): the shards ran under different identities, "
+                     "so figures of different shards are not comparable:")
+        notes += [f"  {line}" for line in merged.mixed]
+    else:
+        notes.append(describe_identity(merged.identity))
+    unmeasured = sorted({f.latency_unmeasured for f in figures.values() if f.latency_unmeasured})
+    notes += [f"latency not measured: {reason}" for reason in unmeasured]
+    missing = [name for name, f in figures.items() if f.skipped]
+    if missing:
+        notes.append(f"not available (skipped, --deeplab-allow-missing): {', '.join(missing)}")
+    if merged.repeated:
+        notes.append(f"{len(merged.repeated)} tests not tied to one model ran in several shards; "
+                     "each is counted once, with its worst outcome")
+    notes.append(f"merged {len(merged.runs)} results files of --deeplab-models="
+                 f"{merged.selection_spec!r} ({len(merged.selected)} models):")
+    for run in merged.runs:
+        notes.append(f"  shard {run.shard_label}: {_count(len(run.shard_models), 'model')}, "
+                     f"{_count(len(run.items), 'test')}, exit {run.exitstatus}  "
+                     f"{run.path or ''}".rstrip())
+    for note in notes:
+        lines += wrapped(note, width)
+    for problem in merged.verdict_problems():
+        lines += wrapped(f"ERROR: {problem}", width)
+    lines.append(separator("=", counts_line(merged), width))
+    return lines
