@@ -1,0 +1,96 @@
+"""The explain worker: `python -m pytest_deeplab.explain.worker`, run in each environment.
+
+It is the gate's worker (same JSON-lines protocol, same guarded stdout, same `hello` and
+`identity`) with the commands explain needs; TensorFlow is reached only through
+`pytest_deeplab.runtime`:
+
+  explain_compat  path, format           pre-flight: ops, attributes, GraphDef versions
+  explain_open    path, format, image, input_tensor, output_tensor, threads, xnnpack, unfused
+                                         load, run on the image (.npy), list its float tensors
+  explain_dump    names, folder          write those tensors as .npy files (one pass)
+  explain_mask    file                   write the final mask (.npy)
+  explain_close                          release the model; report this process's peak RSS
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from pytest_deeplab import gate_worker
+
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident set size in MiB (None where `resource` is missing)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+class ExplainWorker(gate_worker.Worker):
+    """The gate worker plus one model's intermediates."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.run: Any = None
+
+    def cmd_explain_compat(self, request: dict[str, Any]) -> dict[str, Any]:
+        if request["format"] != "frozen_graph":
+            return {"compat": {"ok": True, "problems": [], "notes": [
+                f"no pre-flight check for {request['format']} models"]}}
+        from pytest_deeplab.runtime.compat import check_graph_file
+
+        return {"compat": check_graph_file(request["path"])}
+
+    def cmd_explain_open(self, request: dict[str, Any]) -> dict[str, Any]:
+        import numpy as np
+
+        from pytest_deeplab.runtime.intermediates import onednn_active, open_intermediates
+
+        image = np.load(request["image"], allow_pickle=False)
+        self.run = open_intermediates(
+            Path(request["path"]), request["format"],
+            input_tensor=request.get("input_tensor", "ImageTensor:0"),
+            output_tensor=request.get("output_tensor", "SemanticPredictions:0"),
+            threads=request.get("threads"), image=image,
+            xnnpack=bool(request.get("xnnpack", True)),
+            unfused=bool(request.get("unfused", False)),
+        )
+        return {"tensors": [r.as_dict() for r in self.run.records],
+                "describe": {**self.run.describe(), "onednn_active": onednn_active()}}
+
+    def _opened(self) -> Any:
+        if self.run is None:
+            raise RuntimeError("explain_open must come before explain_dump / explain_mask")
+        return self.run
+
+    def cmd_explain_dump(self, request: dict[str, Any]) -> dict[str, Any]:
+        return {"files": self._opened().dump(list(request["names"]), Path(request["folder"]))}
+
+    def cmd_explain_mask(self, request: dict[str, Any]) -> dict[str, Any]:
+        import numpy as np
+
+        mask = self._opened().mask()
+        np.save(request["file"], mask, allow_pickle=False)
+        return {"shape": list(mask.shape)}
+
+    def cmd_explain_close(self, request: dict[str, Any]) -> dict[str, Any]:
+        if self.run is not None:
+            self.run.close()
+            self.run = None
+        return {"peak_rss_mb": peak_rss_mb()}
+
+
+def main() -> None:
+    # The gate worker's loop (one reply per request, errors as replies, stdout kept for the
+    # protocol), serving this worker's commands: it builds whichever Worker its module names.
+    gate_worker.Worker = ExplainWorker  # type: ignore[misc]
+    gate_worker.main()
+
+
+if __name__ == "__main__":
+    main()
