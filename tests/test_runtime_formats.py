@@ -72,3 +72,21 @@ def test_a_folder_that_is_no_saved_model_is_a_clear_error(tmp_path: Path) -> Non
 def test_an_unknown_format_names_the_known_ones(frozen_graph: Path) -> None:
     with pytest.raises(ModelLoadError, match="frozen_graph, tflite, saved_model"):
         load_predictor(MODEL, frozen_graph, "onnx", input_tensor="", output_tensor="")
+
+
+def test_a_frozen_graphs_logits_output_is_checked_against_the_label_set(
+    frozen_graph: Path,
+) -> None:
+    """With output_tensor on the logits (6 channels here), a 21-class label set is refused at
+    load; the class-id output cannot say how many classes it knows, so it is not checked."""
+    with pytest.raises(ModelLoadError) as error:
+        load_predictor(MODEL, frozen_graph, "frozen_graph", input_tensor="ImageTensor:0",
+                       output_tensor="ResizeBilinear_2:0", label_set="pascal", num_classes=21)
+    assert str(error.value) == (
+        f"{frozen_graph}: the model scores 6 classes (output ResizeBilinear_2:0 has 6 logits "
+        f"channels) but its label set 'pascal' has 21. Set label_set in "
+        f"[tool.pytest-deeplab.models.{MODEL}] to the set the model was trained on, or choose "
+        "the right output_tensor."
+    )
+    load_predictor(MODEL, frozen_graph, "frozen_graph", input_tensor="ImageTensor:0",
+                   output_tensor="SemanticPredictions:0", label_set="pascal", num_classes=21)

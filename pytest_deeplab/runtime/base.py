@@ -17,6 +17,8 @@ class Predictor(Protocol):
 
     name: str
     path: str
+    input_size: int | None
+    """The fixed input size the file declares (TF Lite), None when the model takes any size."""
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         """Return the class-id mask (uint8, H x W) for one RGB uint8 image (H x W x 3)."""
@@ -37,7 +39,8 @@ class RuntimeIdentity:
     onednn_source: str
     intra_op_threads: int
     inter_op_threads: int
-    tflite_runtime: str
+    tflite_runtime: str  # "ai_edge_litert 2.3.0" or "tf.lite (TensorFlow 2.21.0)"
+    tflite_xnnpack: bool = True  # False under --deeplab-no-xnnpack
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

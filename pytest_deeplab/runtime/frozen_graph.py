@@ -11,7 +11,7 @@ from pytest_deeplab.runtime.base import ModelLoadError, to_mask
 from pytest_deeplab.runtime.tf import import_tensorflow, session_config
 
 
-def read_graph_def(path: Path) -> Any:
+def read_graph_def(path: Path, name: str = "MODEL") -> Any:
     """Parse a GraphDef, turning protobuf's terse errors into one that names the file."""
     tf = import_tensorflow()
     graph_def = tf.compat.v1.GraphDef()
@@ -22,7 +22,7 @@ def read_graph_def(path: Path) -> Any:
         raise ModelLoadError(
             f"{path}: not a frozen TensorFlow graph ({type(exc).__name__}: {exc}); the file is "
             f"{len(data)} bytes. Is it truncated or corrupt? Delete it and fetch it again "
-            "(`pytest-deeplab fetch MODEL`)."
+            f"(`pytest-deeplab fetch {name}`)."
         ) from None
     if not graph_def.node:
         raise ModelLoadError(f"{path}: the graph has no nodes (empty or not a GraphDef)")
@@ -43,13 +43,23 @@ def likely_tensors(graph_def: Any) -> tuple[list[str], list[str]]:
 class FrozenGraphPredictor:
     """One graph in its own session; `make_callable` keeps per-call overhead near zero."""
 
+    input_size: int | None = None  # the graph pads any image up to its crop itself
+
     def __init__(
-        self, name: str, path: Path, input_tensor: str, output_tensor: str, threads: int | None
+        self,
+        name: str,
+        path: Path,
+        input_tensor: str,
+        output_tensor: str,
+        threads: int | None,
+        *,
+        label_set: str | None = None,
+        num_classes: int | None = None,
     ) -> None:
         tf = import_tensorflow()
         self.name = name
         self.path = str(path)
-        graph_def = read_graph_def(path)
+        graph_def = read_graph_def(path, name)
         self.node_count = len(graph_def.node)
         self.graph = tf.Graph()
         with self.graph.as_default():
@@ -77,6 +87,14 @@ class FrozenGraphPredictor:
         self.input_dtype = inp.dtype.name
         self.output_dtype = out.dtype.name
         self._float_logits = out.dtype.is_floating
+        channels = out.shape[-1] if out.shape.rank == 4 else None
+        if self._float_logits and num_classes and channels and channels != num_classes:
+            raise ModelLoadError(
+                f"{path}: the model scores {channels} classes (output {output_tensor} has "
+                f"{channels} logits channels) but its label set {label_set!r} has {num_classes}. "
+                f"Set label_set in [tool.pytest-deeplab.models.{name}] to the set the model was "
+                "trained on, or choose the right output_tensor."
+            )
         self.session = tf.compat.v1.Session(graph=self.graph, config=session_config(threads))
         self._run = self.session.make_callable(out, feed_list=[inp])
 

@@ -563,19 +563,17 @@ def inspect_tflite(path: Path) -> GraphInspection:
     """Inspect a TF Lite model: tensors, ops (when the interpreter lists them), parameters."""
     import numpy as np
 
-    from pytest_deeplab.runtime.tflite import _interpreter_class
+    from pytest_deeplab.runtime.tflite_interpreter import (
+        create_interpreter,
+        interpreter_package,
+        read_model_bytes,
+    )
 
-    interpreter_class, runtime = _interpreter_class()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            interpreter = interpreter_class(model_path=str(path))
-            interpreter.allocate_tensors()
-        except (ValueError, RuntimeError) as exc:
-            raise ModelLoadError(
-                f"{path}: not a loadable TF Lite model ({exc}). Is it truncated or corrupt? "
-                "Delete it and fetch it again (`pytest-deeplab fetch MODEL`)."
-            ) from None
+    # Verified before the interpreter sees it: a damaged file must not crash the process.
+    package = interpreter_package()
+    runtime = package.label
+    content = read_model_bytes(path, path.stem)
+    interpreter = create_interpreter(package, path, content, threads=None, xnnpack=False)
 
     def info(d: dict[str, Any]) -> TensorInfo:
         return TensorInfo(d["name"], np.dtype(d["dtype"]).name, [int(v) for v in d["shape"]])

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pytest_deeplab.runtime.base import ModelLoadError, Predictor, RuntimeIdentity
 from pytest_deeplab.runtime.tf import import_tensorflow
+from pytest_deeplab.runtime.tflite_interpreter import interpreter_label
 
 
 def load_predictor(
@@ -18,18 +19,29 @@ def load_predictor(
     input_tensor: str,
     output_tensor: str,
     threads: int | None = None,
+    xnnpack: bool = True,
+    resize: str = "pad",
+    label_set: str | None = None,
+    num_classes: int | None = None,
 ) -> Predictor:
-    """Load one model file; TensorFlow is imported here, on first use."""
+    """Load one model file; TensorFlow (or LiteRT) is imported here, on first use.
+
+    `num_classes` (the label set's) is checked against a logits output's channel count;
+    `xnnpack` and `resize` concern TF Lite models only.
+    """
     if not path.exists():
         raise ModelLoadError(f"{name}: model file {path} does not exist")
     if fmt == "frozen_graph":
         from pytest_deeplab.runtime.frozen_graph import FrozenGraphPredictor
 
-        return FrozenGraphPredictor(name, path, input_tensor, output_tensor, threads)
+        return FrozenGraphPredictor(name, path, input_tensor, output_tensor, threads,
+                                    label_set=label_set, num_classes=num_classes)
     if fmt == "tflite":
         from pytest_deeplab.runtime.tflite import TFLitePredictor
 
-        return TFLitePredictor(name, path, threads)
+        return TFLitePredictor(name, path, input_tensor=input_tensor,
+                               output_tensor=output_tensor, threads=threads, xnnpack=xnnpack,
+                               resize=resize, label_set=label_set, num_classes=num_classes)
     if fmt == "saved_model":
         from pytest_deeplab.runtime.saved_model import SavedModelPredictor
 
@@ -53,8 +65,10 @@ def onednn_setting() -> tuple[bool | None, str]:
     return None, "default"
 
 
-def runtime_identity(threads: int | None = None) -> RuntimeIdentity:
-    """TF version, git build, oneDNN flag and thread settings (imports TensorFlow)."""
+def runtime_identity(threads: int | None = None, xnnpack: bool = True) -> RuntimeIdentity:
+    """TF version, git build, oneDNN flag, thread settings and the TF Lite interpreter (imports
+    TensorFlow). `xnnpack` is the run's setting (--deeplab-no-xnnpack turns it off); a model
+    may turn it off for itself, which its own runtime record says."""
     tf = import_tensorflow()
     onednn, source = onednn_setting()
     return RuntimeIdentity(
@@ -64,13 +78,6 @@ def runtime_identity(threads: int | None = None) -> RuntimeIdentity:
         onednn_source=source,
         intra_op_threads=threads or 0,
         inter_op_threads=1 if threads else 0,
-        tflite_runtime=_tflite_runtime(),
+        tflite_runtime=interpreter_label(),
+        tflite_xnnpack=xnnpack,
     )
-
-
-def _tflite_runtime() -> str:
-    try:
-        import ai_edge_litert  # noqa: F401
-    except ImportError:
-        return "tf.lite"
-    return "ai_edge_litert"

@@ -14,6 +14,8 @@ from pytest_deeplab.runtime.tf import import_tensorflow
 class SavedModelPredictor:
     """The `serving_default` signature: one image input; an int mask or float logits output."""
 
+    input_size: int | None = None  # takes the demo-resized image as it is
+
     def __init__(self, name: str, path: Path, threads: int | None) -> None:
         tf = import_tensorflow()
         self.name = name
