@@ -14,14 +14,12 @@ from pathlib import Path
 from typing import IO, Any, Union
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
-from pytest_deeplab.labelsets import LabelSet
+from pytest_deeplab.image_formats import is_image_file
+from pytest_deeplab.labelsets import LabelSet, colour_indices
 
 PathLike = Union[str, "os.PathLike[str]"]
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-"""Image files `find_pairs` looks at (case-insensitive)."""
 
 # Pillow 10 removed `Image.ANTIALIAS` (the demo's name) and moved filters to `Image.Resampling`
 # (9.1+); LANCZOS is the same filter under every name.
@@ -33,9 +31,12 @@ except AttributeError:  # pragma: no cover - Pillow < 9.1
     NEAREST = Image.NEAREST  # type: ignore[attr-defined]
 
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+_MODES = {"RGBA": "colour image with alpha", "LA": "grey with alpha", "PA": "palette with alpha",
+          "1": "1-bit black and white", "CMYK": "CMYK colour"}
 _LABEL_FIX = (
-    "Save label maps as palette ('P') PNGs, as PASCAL VOC's SegmentationClass does, or as "
-    "single-channel grey ('L') PNGs whose pixel values are the class indices."
+    "Save label maps as palette ('P') PNGs, as PASCAL VOC's SegmentationClass does, as "
+    "single-channel grey ('L') PNGs whose pixel values are the class indices, or as RGB PNGs "
+    "in the label set's colours."
 )
 
 
@@ -83,27 +84,17 @@ def _open(path: PathLike, what: str) -> Image.Image:
 # --------------------------------------------------------------------------- photographs
 
 
-def load_rgb(path: PathLike, exif_orientation: bool = True) -> np.ndarray:
-    """Read a photograph as uint8 HxWx3 RGB, the way the DeepLab demo would see it upright.
+def load_rgb(path: PathLike) -> np.ndarray:
+    """Read an image as uint8 HxWx3 RGB, its stored pixels exactly as DeepLab sees them.
 
-    EXIF orientation is applied first (phones store portrait shots sideways), except for
-    labelled dataset images (`exif_orientation=False`): label maps are drawn on the stored
-    pixels, and DeepLab's eval.py decodes images without EXIF. Alpha (RGBA, LA,
-    PA) is dropped rather than composited: the demo calls `image.convert('RGB')`, which
-    discards alpha, so the model sees the same pixels here as in DeepLab's own pipeline.
-    16-bit grey is scaled to 8 bits (65535 -> 255); CMYK, palette and 1-bit images are
-    converted by Pillow.
+    EXIF orientation is ignored, for every item alike: the DeepLab demo (`Image.open` then
+    `convert('RGB')`) and eval.py decode the stored pixels, and label maps are drawn on them, so
+    a phone photo stored sideways is fed sideways (golden metadata records `"exif": "ignored"`).
+    Alpha (RGBA, LA, PA) is dropped rather than composited: the demo's `convert('RGB')`
+    discards it. 16-bit grey is scaled to 8 bits (65535 -> 255); CMYK, palette and 1-bit
+    images are converted by Pillow.
     """
-    image = _open(path, "image")
-    if not exif_orientation:
-        return _to_rgb(image, path)
-    try:
-        image = ImageOps.exif_transpose(image) or image
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise ImageError(
-            path, f"its EXIF orientation could not be applied ({exc})", "Re-save the image."
-        ) from exc
-    return _to_rgb(image, path)
+    return _to_rgb(_open(path, "image"), path)
 
 
 def _to_rgb(image: Image.Image, path: PathLike) -> np.ndarray:
@@ -138,7 +129,8 @@ def demo_resize(rgb: np.ndarray, input_size: int) -> np.ndarray:
     The demo computes `ratio = input_size / max(w, h)` and resizes to
     `(int(ratio * w), int(ratio * h))` even when that upsamples; we do exactly that so masks
     match the ones people get from the zoo notebook. (A side that would round to 0 pixels,
-    where the demo would crash, is kept at 1.)
+    where the demo would crash, is kept at 1.) An image whose long side already is `input_size`
+    is returned unchanged, bit for bit, rather than run through the filter.
     """
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"demo_resize expects an HxWx3 RGB array, got shape {rgb.shape}")
@@ -147,6 +139,8 @@ def demo_resize(rgb: np.ndarray, input_size: int) -> np.ndarray:
     height, width = rgb.shape[:2]
     ratio = 1.0 * input_size / max(width, height)
     target = (max(1, int(ratio * width)), max(1, int(ratio * height)))
+    if target == (width, height):  # e.g. a 2048x1024 Cityscapes frame at input_size 2048
+        return np.array(rgb, dtype=np.uint8)
     image = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8))
     return np.asarray(image.resize(target, LANCZOS), dtype=np.uint8).copy()
 
@@ -160,12 +154,13 @@ def load_label(
     """Read a ground-truth label map as uint8 HxW class indices, checked against the label set.
 
     Palette PNGs give their indices (never their colours); grey PNGs give their values. RGB
-    label images are refused: mapping colours back to classes is ambiguous (JPEG artefacts,
-    anti-aliased edges) and silently wrong labels would make mIOU meaningless. No EXIF
-    rotation is applied: label maps are aligned with the stored pixels.
+    label maps (Cityscapes *_color.png, VOC masks re-saved as RGB) are read through the label
+    set's colour map, exact colours only: a colour the label set does not paint (a JPEG
+    artefact, an anti-aliased edge, another dataset's colours) is an error naming it, never a
+    nearest-colour guess. No EXIF rotation is applied: label maps match the stored pixels.
     """
     image = _open(path, "label map")
-    indices = _label_indices(image, path)
+    indices = _label_indices(image, path, label_set)
     if expected_shape is not None and indices.shape != tuple(expected_shape):
         raise ImageError(
             path,
@@ -178,10 +173,13 @@ def load_label(
     return indices
 
 
-def _label_indices(image: Image.Image, path: PathLike) -> np.ndarray:
-    """The class indices stored in a palette or grey image; anything else is an error."""
+def _label_indices(image: Image.Image, path: PathLike, label_set: LabelSet) -> np.ndarray:
+    """The class indices stored in a palette or grey image, or painted in an RGB one."""
     if image.mode in ("P", "L"):
         return np.asarray(image, dtype=np.uint8).copy()
+    opaque = image.mode == "RGBA" and image.getchannel("A").getextrema() == (255, 255)
+    if image.mode == "RGB" or opaque:
+        return _colour_indices(np.asarray(image.convert("RGB"), dtype=np.uint8), label_set, path)
     raise ImageError(
         path,
         f"label map has mode {image.mode!r} ({_describe_mode(image.mode)}); class indices "
@@ -190,15 +188,34 @@ def _label_indices(image: Image.Image, path: PathLike) -> np.ndarray:
     )
 
 
+def _colour_indices(rgb: np.ndarray, label_set: LabelSet, path: PathLike) -> np.ndarray:
+    """Each pixel's exact colour as the one index the label set paints in it, or an error."""
+    indices, unknown, shared = colour_indices(rgb, label_set)
+    if unknown:
+        raise ImageError(
+            path,
+            f"label map colours {_listing(f'{c} in {n} pixel' + 's' * (n > 1) for c, n in unknown)}"
+            f" are not colours of label set {label_set.name!r}",
+            "An RGB label map is read through the label set's colour map, exact colours only: "
+            "check the dataset's label_set, and save label maps losslessly (PNG, no JPEG, no "
+            "anti-aliasing) or as palette ('P') / grey ('L') PNGs of class indices.",
+        )
+    if shared:
+        listing = _listing(
+            f"{c} ({', '.join(f'{i} {label_set.class_name(i)}' for i in k)})" for c, k in shared
+        )
+        raise ImageError(
+            path,
+            f"label map colours {listing} are painted for several classes of label set "
+            f"{label_set.name!r}, so the class cannot be told from the colour",
+            "Save this label map as a palette ('P') or grey ('L') PNG of class indices.",
+        )
+    assert indices is not None
+    return indices
+
+
 def _describe_mode(mode: str) -> str:
-    return {
-        "RGB": "colour image",
-        "RGBA": "colour image with alpha",
-        "LA": "grey with alpha",
-        "PA": "palette with alpha",
-        "1": "1-bit black and white",
-        "CMYK": "CMYK colour",
-    }.get(mode, "not a palette or grey image")
+    return _MODES.get(mode, "not a palette or grey image")
 
 
 def _check_label_values(indices: np.ndarray, label_set: LabelSet, path: PathLike) -> None:
@@ -318,7 +335,7 @@ def read_mask_png(path: PathLike) -> np.ndarray:
 def find_pairs(
     images_dir: PathLike, labels_dir: PathLike, label_suffix: str = ""
 ) -> list[tuple[Path, Path]]:
-    """Pair every image (*.jpg, *.jpeg, *.png) with `<labels_dir>/<stem><label_suffix>.png`.
+    """Pair every image (any format Pillow reads) with `<labels_dir>/<stem><label_suffix>.png`.
 
     `images_dir` may end in a glob (`data/voc/2007_*.jpg`) to take part of a folder.
 
@@ -363,7 +380,7 @@ def _images_by_stem(images_dir: Path, pattern: str = "*") -> dict[str, Path]:
     """Map each image stem to its file; two images with one stem are ambiguous."""
     images: dict[str, Path] = {}
     for path in sorted(images_dir.glob(pattern)):
-        if not path.is_file() or path.suffix.lower() not in IMAGE_SUFFIXES:
+        if not path.is_file() or not is_image_file(path):
             continue
         if path.stem in images:
             raise ImageError(
@@ -376,7 +393,8 @@ def _images_by_stem(images_dir: Path, pattern: str = "*") -> dict[str, Path]:
     if not images:
         raise ImageError(
             images_dir,
-            "images folder holds no *.jpg, *.jpeg or *.png files",
+            "images folder holds no image files (*.jpg, *.png, *.bmp, *.webp, *.tif, ... any "
+            "format Pillow reads)",
             "Point `images` at the folder with the photographs.",
         )
     return images

@@ -2,7 +2,7 @@
 throwaway project, run through the plugin; Hypothesis where inputs can be generated.
 
 The messages asserted here are the ones docs/bad-input.md lists. Odd but valid images (grey,
-alpha, palette, 16-bit, CMYK JPEG, EXIF-rotated, 1x1, 8000x6000) must just work; broken ones
+alpha, palette, 16-bit, CMYK JPEG, EXIF-tagged, 1x1, 8000x6000) must just work; broken ones
 must fail their own item with an `ImageError` naming the file and the fix, and write nothing.
 """
 
@@ -82,7 +82,7 @@ def odd_images(folder: Path) -> dict[str, tuple[int, int]]:
     return {
         "grey": square, "grey_alpha": square, "rgba": square, "palette": square,
         "bilevel": square, "grey16": square, "cmyk": square,
-        "exif_rotated": (257, 171),  # stored 300 x 200 landscape, shown upright as portrait
+        "exif_rotated": (171, 257),  # stored 300 x 200 landscape; EXIF ignored, as stored
         "tiny_1x1": square, "tiny_3x2": (171, 257), "sliver_1x700": (257, 1),
         "huge_8000x6000": (192, 257),
     }
@@ -188,13 +188,21 @@ def test_golden_image_folders_that_cannot_work_are_usage_errors(
 # -- label maps ---------------------------------------------------------------------------------
 
 
+def off_colour(label: Path) -> np.ndarray:
+    """The label map in its palette's colours, one pixel painted a colour no class has."""
+    with Image.open(label) as image:
+        rgb = np.array(image.convert("RGB"))
+    rgb[0, 0] = (1, 2, 3)
+    return rgb
+
+
 def bad_labels(root: Path, image: Path, label: Path) -> dict[str, str]:
     """One dataset per broken label map; returns dataset -> message after the label's path."""
     truth = np.asarray(Image.open(label))
     writers: dict[str, Any] = {
         "values": lambda p: Image.fromarray(
             np.where(truth == 3, 7, np.where(truth == 4, 42, truth)).astype(np.uint8)).save(p),
-        "rgb": lambda p: Image.open(label).convert("RGB").save(p),
+        "rgb": lambda p: Image.fromarray(off_colour(label)).save(p),
         "sixteen": lambda p: Image.fromarray(truth.astype(np.uint16)).save(p),
         "alpha": lambda p: Image.open(label).convert("LA").save(p),
         "truncated": lambda p: p.write_bytes(label.read_bytes()[:200]),
@@ -206,13 +214,16 @@ def bad_labels(root: Path, image: Path, label: Path) -> dict[str, str]:
         (root / name / "labels").mkdir()
         shutil.copy(image, root / name / "images" / image.name)
         write(root / name / "labels" / label.name)
-    fix = ("Save label maps as palette ('P') PNGs, as PASCAL VOC's SegmentationClass does, or "
-           "as single-channel grey ('L') PNGs whose pixel values are the class indices.")
+    fix = ("Save label maps as palette ('P') PNGs, as PASCAL VOC's SegmentationClass does, as "
+           "single-channel grey ('L') PNGs whose pixel values are the class indices, or as RGB "
+           "PNGs in the label set's colours.")
     return {
         "values": "label values 7, 42 are not classes of label set 'minizoo' (6 classes 0..5, "
                   "ignore label 255). Check the dataset's label_set",
-        "rgb": f"label map has mode 'RGB' (colour image); class indices cannot be read from it "
-               f"reliably. {fix}",
+        "rgb": "label map colours (1, 2, 3) in 1 pixel are not colours of label set 'minizoo'. "
+               "An RGB label map is read through the label set's colour map, exact colours only: "
+               "check the dataset's label_set, and save label maps losslessly (PNG, no JPEG, no "
+               "anti-aliasing) or as palette ('P') / grey ('L') PNGs of class indices.",
         "sixteen": f"label map has mode 'I;16' (not a palette or grey image); class indices "
                    f"cannot be read from it reliably. {fix}",
         "alpha": "label map has mode 'LA' (grey with alpha)",
@@ -280,6 +291,13 @@ CONFIGS: dict[str, tuple[str, str]] = {
                                "required"),
     "labels-a-bool": ('[datasets.d]\nimages = "x"\nlabels = false\n',
                       "[datasets.d]: labels must be a string (in quotes), got bool False"),
+    "label-set-mismatch": ('[datasets.d]\nimages = "x"\nlabel_set = "minizoo"\n\n'
+                           '[models.m]\npath = "GRAPH"\ndataset = "d"\nlabel_set = "pascal"\n',
+                           "[models.m]: model 'm' has label_set 'pascal' but its dataset 'd' has "
+                           "label_set 'minizoo', so its masks would be scored against another "
+                           "label set's classes. Make them agree: set the model's label_set to "
+                           "'minizoo' (or leave it out to take the dataset's), or point its "
+                           "`dataset` at a 'pascal' dataset."),
 }
 
 
@@ -366,8 +384,7 @@ def test_any_size_and_mode_gives_a_mask_or_an_image_error(
             assert str(path) in str(exc)
             return
     assert rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3
-    upright = (height, width) if mode != "RGB-exif" or orientation < 5 else (width, height)
-    assert rgb.shape[:2] == upright
+    assert rgb.shape[:2] == (height, width)  # stored pixels: an EXIF orientation is ignored
     resized = demo_resize(rgb, 257)
     assert max(resized.shape[:2]) == 257 and min(resized.shape[:2]) >= 1
     mask = predictor.predict(resized)

@@ -63,7 +63,7 @@ def test_metadata_schema(store: GoldenStore) -> None:
     store.save("mnv2", "image01", a_mask(), metadata(), PASCAL)
     record = json.loads((store.root / "mnv2" / "image01.json").read_text())
     assert record["shape"] == [12, 16]
-    assert record["preprocessing"] == {"input_size": 513, "resample": "lanczos"}
+    assert record["preprocessing"] == {"input_size": 513, "resample": "lanczos", "exif": "ignored"}
     assert record["onednn"] is True and record["threads"] == 2
     assert record["tensorflow"] == "2.21.0" and record["label_set"] == "pascal"
     assert {"model", "model_sha256", "image", "image_sha256", "plugin_version", "created"} <= set(

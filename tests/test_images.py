@@ -92,25 +92,18 @@ def test_one_bit_image_is_converted(tmp_path: Path) -> None:
     assert (load_rgb(tmp_path / "b.png") == 255).all()
 
 
-def test_exif_orientation_is_applied(tmp_path: Path) -> None:
-    """Phones store portrait photos sideways plus an EXIF tag; the model must see them upright."""
-    rgb = gradient(6, 8)
+def test_exif_orientation_is_ignored_like_the_deeplab_demo(tmp_path: Path) -> None:
+    """One rule for every item: the stored pixels, as the demo and eval.py decode them (and as
+    label maps are drawn), even when an EXIF tag says the photo is displayed rotated."""
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 CW to display"
-    Image.fromarray(rgb).save(tmp_path / "r.png", exif=exif)
-    out = load_rgb(tmp_path / "r.png")
-    assert out.shape == (8, 6, 3)
-    np.testing.assert_array_equal(out, np.rot90(rgb, k=-1))
-
-
-def test_labelled_images_keep_their_stored_orientation(tmp_path: Path) -> None:
-    """Label maps are drawn on the stored pixels (and eval.py ignores EXIF): a dataset image
-    must not be turned upright, or it would no longer line up with its label."""
-    rgb = gradient(6, 8)
-    exif = Image.Exif()
-    exif[0x0112] = 6
-    Image.fromarray(rgb).save(tmp_path / "r.png", exif=exif)
-    np.testing.assert_array_equal(load_rgb(tmp_path / "r.png", exif_orientation=False), rgb)
+    Image.fromarray(gradient(60, 80)).save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    with Image.open(tmp_path / "phone.jpg") as stored:
+        assert stored.getexif()[0x0112] == 6  # the tag really is in the file
+        as_stored = np.asarray(stored.convert("RGB"))
+    out = load_rgb(tmp_path / "phone.jpg")
+    assert out.shape == (60, 80, 3)  # stored landscape, not turned upright to 80 x 60
+    np.testing.assert_array_equal(out, as_stored)
 
 
 def test_not_an_image(tmp_path: Path) -> None:
@@ -178,12 +171,14 @@ def test_grey_label_gives_values(tmp_path: Path) -> None:
     np.testing.assert_array_equal(out, truth)
 
 
-def test_rgb_label_is_refused_with_the_fix(tmp_path: Path) -> None:
-    Image.fromarray(colorize(np.zeros((3, 3), np.uint8), PASCAL)).save(tmp_path / "rgb.png")
+def test_rgb_label_with_transparency_is_refused_with_the_fix(tmp_path: Path) -> None:
+    rgba = np.zeros((3, 3, 4), np.uint8)
+    rgba[..., 3] = 128
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
     with pytest.raises(ImageError) as info:
-        load_label(tmp_path / "rgb.png", PASCAL)
+        load_label(tmp_path / "rgba.png", PASCAL)
     message = str(info.value)
-    assert "rgb.png" in message and "'RGB'" in message
+    assert "rgba.png" in message and "'RGBA' (colour image with alpha)" in message
     assert "palette ('P') PNG" in message and "grey ('L')" in message
 
 
