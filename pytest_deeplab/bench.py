@@ -87,6 +87,9 @@ def run_latency_benchmark(item: pytest.Item, deeplab: DeepLabSession, model: Mod
             intra_op_threads=ident["intra_op_threads"],
             inter_op_threads=ident["inter_op_threads"],
         )
+        tflite = deeplab.runtime_record(model)
+        if tflite is not None:  # interpreter, XNNPACK, threads, resize: they change the timing
+            fixture.extra_info["tflite"] = tflite
         if results.miou is not None:  # the mIOU item ran first: keep the figures together
             fixture.extra_info["miou"] = results.miou
         results.cpu_median_s = cpu_median
@@ -99,6 +102,7 @@ def run_latency_benchmark(item: pytest.Item, deeplab: DeepLabSession, model: Mod
             )
         else:
             results.latency_unmeasured = UNMEASURED_HINT
+            item.user_properties.append(("deeplab_latency_measured", False))
         item.user_properties.append(("deeplab_latency_median_s", results.latency_median_s))
         item.user_properties.append(("deeplab_first_call_s", first_call))
         item.user_properties.append(("deeplab_cpu_time_median_s", cpu_median))

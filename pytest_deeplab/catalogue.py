@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pytest_deeplab.labelsets import get_label_set
+from pytest_deeplab.labelsets import get_label_set, label_set_mismatch
 
 FORMATS = ("frozen_graph", "tflite", "saved_model")
 ZOO_BASE_URL = "http://download.tensorflow.org/models/"
@@ -58,7 +58,7 @@ class ModelSpec:
     name: str
     format: str
     label_set: str
-    input_size: int
+    input_size: int | None  # None: the size the model file declares (TF Lite)
     source: str  # "bundled" | "official" | "user"
     path: Path | None = None  # a local file, directory (SavedModel) or .tar.gz archive
     url: str | None = None
@@ -72,9 +72,11 @@ class ModelSpec:
     min_iou_per_class: Mapping[str, float] = field(default_factory=dict)
     min_agreement: float = 0.999
     min_class_iou: float = 0.99
-    input_tensor: str = "ImageTensor:0"
-    output_tensor: str = "SemanticPredictions:0"
+    input_tensor: str = "ImageTensor:0"  # frozen-graph defaults; for TF Lite they mean "unset":
+    output_tensor: str = "SemanticPredictions:0"  # the only input / only plausible output
     facts: ZooFacts = field(default_factory=ZooFacts)
+    resize: str = "pad"  # TF Lite, fixed input size: "pad" (DeepLab's export) or "stretch"
+    xnnpack: bool = True  # TF Lite: False runs without the XNNPACK delegate (numerics change)
 
     @property
     def filename(self) -> str:
@@ -91,25 +93,82 @@ def _zoo(
     facts: ZooFacts,
     sha384: str | None = None,
     size: int | None = None,
+    *,
+    format: str = "frozen_graph",
+    member: str = "frozen_inference_graph.pb",
+    input_tensor: str = "ImageTensor:0",
+    output_tensor: str = "SemanticPredictions:0",
 ) -> ModelSpec:
     return ModelSpec(
         name=name,
-        format="frozen_graph",
+        format=format,
         label_set=label_set,
         input_size=input_size,
         source="official",
         url=f"{ZOO_BASE_URL}{tarball}.tar.gz",
-        member="frozen_inference_graph.pb",
+        member=member,
         sha384=sha384,
         size=size,
+        input_tensor=input_tensor,
+        output_tensor=output_tensor,
         facts=facts,
     )
+
+
+# g3doc/quantize.md: 8-bit quantization-aware MobileNet-v2 PASCAL models. Each archive holds a
+# frozen graph (frozen_inference_graph.pb, exported by export_model.py, so ImageTensor:0 uint8 in,
+# SemanticPredictions:0 out) and its TF Lite conversion (frozen_inference_graph.tflite, made by
+# convert_to_tflite.py: input MobilenetV2/MobilenetV2/input, uint8 [1,513,513,3] quantized with
+# mean 127.5 and std 127.5, no resize or padding inside; output ArgMax, class ids [1,513,513]).
+# Both formats are catalogued; the `_tflite` entry takes the archive's .tflite.
+_MNV2_8BIT, _MNV2_DM05_8BIT = "MobileNet-v2 (8-bit QAT)", "MobileNet-v2 x0.5 (8-bit QAT)"
+_QUANT_IN, _QUANT_OUT = "MobilenetV2/MobilenetV2/input", "ArgMax"
+_QUANTIZED_8BIT: tuple[ModelSpec, ...] = (
+    _zoo("mobilenetv2_coco_voc_trainaug_8bit", "deeplabv3_mnv2_pascal_train_aug_8bit_2019_04_26",
+         "pascal", 513, ZooFacts(_MNV2_8BIT, 16, "74.26% (val)", "2.75B", "", "24MB",
+                                 False, False)),
+    _zoo("mobilenetv2_coco_voc_trainaug_8bit_tflite",
+         "deeplabv3_mnv2_pascal_train_aug_8bit_2019_04_26",
+         "pascal", 513, ZooFacts(_MNV2_8BIT, 16, "74.26% (val)", "2.75B", "", "2.2MB",
+                                 False, False),
+         format="tflite", member="frozen_inference_graph.tflite",
+         input_tensor=_QUANT_IN, output_tensor=_QUANT_OUT),
+    _zoo("mobilenetv2_dm05_coco_voc_trainaug_8bit",
+         "deeplabv3_mnv2_dm05_pascal_train_aug_8bit_2019_04_26",
+         "pascal", 513, ZooFacts(_MNV2_DM05_8BIT, 16, "69.65% (val)", "0.88B", "", "8.2MB",
+                                 False, False)),
+    _zoo("mobilenetv2_dm05_coco_voc_trainaug_8bit_tflite",
+         "deeplabv3_mnv2_dm05_pascal_train_aug_8bit_2019_04_26",
+         "pascal", 513, ZooFacts(_MNV2_DM05_8BIT, 16, "69.65% (val)", "0.88B", "", "751.1KB",
+                                 False, False),
+         format="tflite", member="frozen_inference_graph.tflite",
+         input_tensor=_QUANT_IN, output_tensor=_QUANT_OUT),
+)
+
+# g3doc/model_zoo.md, "EdgeTPU-DeepLab models on Cityscapes": published at two output strides
+# (32 and 16), so no single stride is claimed. The zoo does not list these archives' files; the
+# member is "the archive's only *.pb" (an archive with none, or with several, fails its fetch
+# saying so) and its tensors are export_model.py's defaults. No ASPP, no decoder (zoo text).
+# Latency is quoted for a Pixel 4 Edge TPU simulator, not a CPU, so no runtime is given here.
+_EDGETPU: tuple[ModelSpec, ...] = (
+    _zoo("edgetpu_deeplab_cityscapes", "edgetpu-deeplab_2020_03_09",
+         "cityscapes", 2048, ZooFacts("EdgeTPU-MobileNet 1.0", None,
+                                      "70.6% / 74.1% (val, OS 32 / 16)",
+                                      "5.6B / 7.1B (OS 32 / 16)", "", "", False, False),
+         member="*.pb"),
+    _zoo("edgetpu_deeplab_slim_cityscapes", "edgetpu-deeplab-slim_2020_03_09",
+         "cityscapes", 2048, ZooFacts("EdgeTPU-MobileNet 0.75", None,
+                                      "70.0% / 73.2% (val, OS 32 / 16)",
+                                      "3.5B / 4.3B (OS 32 / 16)", "", "", False, False),
+         member="*.pb"),
+)
 
 
 # research/deeplab/g3doc/model_zoo.md. The frozen graphs are exported at output stride 8 (or as the
 # zoo says) with a single scale, so published mIOU is NOT what a graph scores: thresholds for these
 # models are measured under our protocol and configured by the user, never copied from the table.
-# Cityscapes graphs take full 2048x1024 frames (crop 1025x2049), so the demo resize targets 2049.
+# Cityscapes graphs take full 2048x1024 frames and pad them inside the graph (crop 1025x2049), so
+# the demo resize targets 2048: a frame reaches the graph with its pixels unchanged.
 _MNV2 = "MobileNet-v2"
 OFFICIAL_MODELS: tuple[ModelSpec, ...] = (
     _zoo("mobilenetv2_dm05_coco_voc_trainaug", "deeplabv3_mnv2_dm05_pascal_trainaug_2018_10_01",
@@ -133,26 +192,26 @@ OFFICIAL_MODELS: tuple[ModelSpec, ...] = (
          "pascal", 513, ZooFacts("Xception-65", 8, "87.80% (test)", "3055.35B (MS)", "223.2",
                                  "439MB", True, True)),
     _zoo("mobilenetv2_coco_cityscapes_trainfine", "deeplabv3_mnv2_cityscapes_train_2018_02_05",
-         "cityscapes", 2049, ZooFacts(_MNV2, 16, "70.71% (val)", "21.27B", "0.8", "23MB",
+         "cityscapes", 2048, ZooFacts(_MNV2, 16, "70.71% (val)", "21.27B", "0.8", "23MB",
                                       False, False)),
     _zoo("mobilenetv3_large_cityscapes_trainfine",
          "deeplab_mnv3_large_cityscapes_trainfine_2019_11_15",
-         "cityscapes", 2049, ZooFacts("MobileNet-v3 large", 32, "72.41% (val)", "15.95B", "",
+         "cityscapes", 2048, ZooFacts("MobileNet-v3 large", 32, "72.41% (val)", "15.95B", "",
                                       "17MB")),
     _zoo("mobilenetv3_small_cityscapes_trainfine",
          "deeplab_mnv3_small_cityscapes_trainfine_2019_11_15",
-         "cityscapes", 2049, ZooFacts("MobileNet-v3 small", 32, "68.99% (val)", "4.63B", "",
+         "cityscapes", 2048, ZooFacts("MobileNet-v3 small", 32, "68.99% (val)", "4.63B", "",
                                       "5MB")),
     _zoo("xception65_cityscapes_trainfine", "deeplabv3_cityscapes_train_2018_02_06",
-         "cityscapes", 2049, ZooFacts("Xception-65", 16, "78.79% (val)", "418.64B", "5.0",
+         "cityscapes", 2048, ZooFacts("Xception-65", 16, "78.79% (val)", "418.64B", "5.0",
                                       "439MB", True, True)),
     _zoo("xception71_dpc_cityscapes_trainfine",
          "deeplab_cityscapes_xception71_trainfine_2018_09_08",
-         "cityscapes", 2049, ZooFacts("Xception-71 + DPC", 16, "80.31% (val)", "502.07B", "",
+         "cityscapes", 2048, ZooFacts("Xception-71 + DPC", 16, "80.31% (val)", "502.07B", "",
                                       "445MB")),
     _zoo("xception71_dpc_cityscapes_trainval",
          "deeplab_cityscapes_xception71_trainvalfine_2018_09_08",
-         "cityscapes", 2049, ZooFacts("Xception-71 + DPC", 8, "82.66% (test, MS)", "", "",
+         "cityscapes", 2048, ZooFacts("Xception-71 + DPC", 8, "82.66% (test, MS)", "", "",
                                       "446MB")),
     _zoo("mobilenetv2_ade20k_train", "deeplabv3_mnv2_ade20k_train_2018_12_03",
          "ade20k", 257, ZooFacts(_MNV2, 16, "32.04% (val)", "", "", "24.8MB")),
@@ -175,6 +234,7 @@ OFFICIAL_MODELS: tuple[ModelSpec, ...] = (
         # its conv filters equal the dm05 graph's, at output stride 8.
         facts=ZooFacts("MobileNet-v2 x0.5", 8, "", "", "", "2.7MB", False, False),
     ),
+    *_QUANTIZED_8BIT, *_EDGETPU,
 )
 
 
@@ -188,7 +248,7 @@ def fixtures_dir() -> Path:
 
 
 def bundled_catalogue() -> tuple[list[ModelSpec], list[DatasetSpec]]:
-    """Models and datasets of the bundled mini-zoo, read from its manifest."""
+    """Models and datasets of the bundled mini-zoo (a model's `archive` or plain `file`)."""
     root = fixtures_dir()
     manifest_path = root / "minizoo.json"
     if not manifest_path.is_file():
@@ -213,13 +273,14 @@ def bundled_catalogue() -> tuple[list[ModelSpec], list[DatasetSpec]]:
             label_set=entry.get("label_set", "minizoo"),
             input_size=int(entry["input_size"]),
             source="bundled",
-            path=root / entry["archive"],
+            path=root / (entry.get("file") or entry["archive"]),
             member=entry.get("member"),
             sha256=entry.get("sha256"),
             size=entry.get("size"),
             dataset=entry.get("dataset"),
             golden_images=golden,
             min_miou=entry.get("min_miou"),
+            **{k: entry[k] for k in ("input_tensor", "output_tensor") if k in entry},
             facts=ZooFacts(
                 backbone=entry.get("architecture", ""),
                 eval_output_stride=entry.get("output_stride"),
@@ -306,6 +367,10 @@ def build_catalogue(user_config: Mapping[str, Any] | None, config_dir: Path) -> 
                 f"model {model.name!r} names dataset {model.dataset!r}, which is not defined. "
                 f"Known datasets: {', '.join(sorted(datasets)) or 'none'}."
             )
+        dataset = datasets.get(model.dataset or "")
+        problem = label_set_mismatch(model, dataset) if dataset else ""
+        if problem:  # a bundled model, or one the user's configuration did not touch
+            raise CatalogueError(f"{model.source} model: {problem}")
     return Catalogue(models, datasets)
 
 

@@ -54,7 +54,7 @@ def _command_modules() -> list[Any]:
 # name is the module's COMMAND.
 EXTRA_COMMANDS: tuple[str, ...] = (
     "pytest_deeplab.cli_gate", "pytest_deeplab.cli_compare", "pytest_deeplab.cli_inspect",
-    "pytest_deeplab.cli_report",
+    "pytest_deeplab.cli_report", "pytest_deeplab.cli_envs", "pytest_deeplab.cli_explain",
 )
 
 
@@ -93,8 +93,9 @@ def _list(catalogue: Catalogue, session: DeepLabSession) -> int:
     rows = [header]
     for model in catalogue.models.values():
         f = model.facts
+        size = str(model.input_size or "file")  # TF Lite: the size its file declares
         rows.append((
-            model.name, model.source, model.format, model.label_set, str(model.input_size),
+            model.name, model.source, model.format, model.label_set, size,
             f.backbone, str(f.eval_output_stride or ""), f.published_miou, f.multiply_adds,
             f.file_size, _is_cached(session, model),
         ))

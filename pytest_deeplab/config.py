@@ -20,6 +20,7 @@ from pytest_deeplab.catalogue import (
     ModelSpec,
     validate_label_set,
 )
+from pytest_deeplab.labelsets import label_set_mismatch
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -44,7 +45,10 @@ MODEL_KEYS = {
     "min_class_iou",
     "input_tensor",
     "output_tensor",
+    "resize",
+    "xnnpack",
 }
+TFLITE_ONLY_KEYS = ("resize", "xnnpack")
 
 
 class ConfigError(CatalogueError):
@@ -93,7 +97,12 @@ def apply_user_config(
         datasets[name] = _dataset(name, entry, base_dir, f"{source}: [datasets.{name}]")
     for name, entry in _tables(config.get("models", {}), source, "models").items():
         where = f"{source}: [models.{name}]"
-        models[name] = _model(name, entry, base_dir, models.get(name), where)
+        model = _model(name, entry, base_dir, models.get(name), where, datasets)
+        dataset = datasets.get(model.dataset or "")
+        problem = label_set_mismatch(model, dataset) if dataset else ""
+        if problem:
+            raise ConfigError(f"{where}: {problem}")
+        models[name] = model
 
 
 def _tables(value: Any, source: str, what: str) -> dict[str, dict[str, Any]]:
@@ -130,7 +139,12 @@ def _dataset(name: str, entry: dict[str, Any], base: Path, where: str) -> Datase
 
 
 def _model(
-    name: str, entry: dict[str, Any], base: Path, known: ModelSpec | None, where: str
+    name: str,
+    entry: dict[str, Any],
+    base: Path,
+    known: ModelSpec | None,
+    where: str,
+    datasets: Mapping[str, DatasetSpec],
 ) -> ModelSpec:
     _check_keys(set(entry), MODEL_KEYS, where)
     _check_strings(entry, ("path", "url", "sha256", "format", "member", "dataset",
@@ -164,19 +178,57 @@ def _model(
         changes["path"] = _path(entry["path"], base)
     if "golden_images" in entry:
         changes["golden_images"] = _path(entry["golden_images"], base)
+    changes.update(_tflite_settings(entry, where))
     if known is not None:
-        return replace(known, **changes)
+        return _tflite_only(replace(known, **changes), entry, where)
     if "path" not in changes and "url" not in changes:
         raise ConfigError(f"{where}: a new model needs 'path' (a local file) or 'url' (+ 'sha256')")
     fmt = changes.pop("format", _guess_format(changes.get("path"), changes.get("url")))
-    return ModelSpec(
+    dataset = datasets.get(str(changes.get("dataset", "")))
+    return _tflite_only(ModelSpec(
         name=name,
         format=fmt,
-        label_set=changes.pop("label_set", "pascal"),
-        input_size=changes.pop("input_size", 257 if fmt == "tflite" else 513),
+        # Without a label_set of its own a model takes its dataset's; pascal only when neither.
+        label_set=changes.pop("label_set", dataset.label_set if dataset else "pascal"),
+        # TF Lite: unset means the input size the model file declares.
+        input_size=changes.pop("input_size", None if fmt == "tflite" else 513),
         source="user",
         **changes,
-    )
+    ), entry, where)
+
+
+def _tflite_settings(entry: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """`resize = "pad" | "stretch"` and `xnnpack = true | false` (TF Lite models)."""
+    from pytest_deeplab.runtime.fitting import RESIZE_MODES
+
+    changes: dict[str, Any] = {}
+    if "resize" in entry:
+        if entry["resize"] not in RESIZE_MODES:
+            raise ConfigError(
+                f"{where}: resize must be \"pad\" (DeepLab's export: long side to the input "
+                f"size, padded with the mean) or \"stretch\" (the TF Lite Task Library's), got "
+                f"{entry['resize']!r}"
+            )
+        changes["resize"] = entry["resize"]
+    if "xnnpack" in entry:
+        if not isinstance(entry["xnnpack"], bool):
+            raise ConfigError(f"{where}: xnnpack must be true or false, got {entry['xnnpack']!r}")
+        changes["xnnpack"] = entry["xnnpack"]
+    return changes
+
+
+def _tflite_only(model: ModelSpec, entry: Mapping[str, Any], where: str) -> ModelSpec:
+    """resize and xnnpack mean something for TF Lite models only: elsewhere they are errors,
+    not silently ignored settings."""
+    given = [key for key in TFLITE_ONLY_KEYS if key in entry]
+    if given and model.format != "tflite":
+        raise ConfigError(
+            f"{where}: {' and '.join(given)} appl{'y' if len(given) > 1 else 'ies'} to TF Lite "
+            f"models only (format = \"tflite\"); "
+            f"this model is a {model.format} (a frozen graph pads images inside itself and runs "
+            "without XNNPACK)"
+        )
+    return model
 
 
 def _guess_format(path: Path | None, url: str | None) -> str:

@@ -75,9 +75,14 @@ def golden_metadata(
     threads: Optional[int],
     input_size: int,
     created: Optional[str] = None,
+    runtime: Optional[Mapping[str, Any]] = None,
 ) -> dict[str, Any]:
-    """Metadata in the store's schema; `save` adds `shape`, `mask_sha256` and `created`."""
-    return {
+    """Metadata in the store's schema; `save` adds `shape`, `mask_sha256` and `created`.
+
+    `runtime` is a TF Lite model's runtime record (interpreter, XNNPACK, threads, resize): the
+    resize convention joins `preprocessing`, the rest is kept under `tflite`.
+    """
+    metadata: dict[str, Any] = {
         "model": model,
         "model_sha256": model_sha256,
         "image": image,
@@ -87,9 +92,39 @@ def golden_metadata(
         "onednn": onednn,
         "threads": threads,
         "plugin_version": __version__,
-        "preprocessing": {"input_size": input_size, "resample": "lanczos"},
+        # Stored pixels, EXIF orientation ignored (images.load_rgb): the demo's and eval.py's rule.
+        "preprocessing": {"input_size": input_size, "resample": "lanczos", "exif": "ignored"},
         "created": created or _now(),
     }
+    if runtime:
+        metadata["preprocessing"]["resize"] = runtime.get("resize")
+        metadata["tflite"] = {key: runtime.get(key) for key in TFLITE_KEYS}
+    return metadata
+
+
+TFLITE_KEYS = ("interpreter", "xnnpack", "delegated_partitions", "threads")
+
+
+def runtime_differences(metadata: Mapping[str, Any], runtime: Optional[Mapping[str, Any]]) -> str:
+    """How this run's TF Lite settings differ from the ones a golden was made with ("" if not):
+    a changed resize convention or XNNPACK setting explains a mask change by itself."""
+    if not runtime:
+        return ""
+    if "resize" not in metadata.get("preprocessing", {}):
+        return (f"the golden does not record how the image was fitted to the TF Lite input (it "
+                f"predates resize; such goldens stretched the image, resize = \"stretch\"); this "
+                f"run uses resize={runtime.get('resize')}")
+    then = {"resize": metadata.get("preprocessing", {}).get("resize"),
+            "xnnpack": metadata.get("tflite", {}).get("xnnpack")}
+    now = {"resize": runtime.get("resize"), "xnnpack": runtime.get("xnnpack")}
+    changed = [key for key in then if then[key] is not None and then[key] != now[key]]
+    if not changed:
+        return ""
+
+    def show(values: Mapping[str, Any]) -> str:
+        return ", ".join(f"{key}={values[key]}" for key in changed)
+
+    return f"the golden was made with {show(then)}; this run uses {show(now)}"
 
 
 def _now() -> str:

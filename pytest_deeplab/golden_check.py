@@ -11,7 +11,12 @@ import numpy as np
 from pytest_deeplab.catalogue import ModelSpec
 from pytest_deeplab.checks import MaskThresholds, compare_masks, write_diff_image
 from pytest_deeplab.failures import DeepLabFailure
-from pytest_deeplab.golden import golden_metadata, sha256_file, update_command
+from pytest_deeplab.golden import (
+    golden_metadata,
+    runtime_differences,
+    sha256_file,
+    update_command,
+)
 from pytest_deeplab.session import DeepLabSession, ImageRef
 
 Record = Callable[[str, Any], None]
@@ -25,7 +30,7 @@ def check_against_golden(
     deeplab: DeepLabSession, model: ModelSpec, ref: ImageRef, record: Record
 ) -> None:
     """Predict one golden image and hold the mask against its golden."""
-    image = deeplab.prepared_image(ref.path, model.input_size)
+    image = deeplab.prepared_image(ref.path, deeplab.input_size(model))
     mask = deeplab.predictor(model).predict(image)
     compare_with_golden(deeplab, model, ref.image_id, mask, record, image, ref.path)
 
@@ -62,13 +67,17 @@ def compare_with_golden(
         )
     expected_sha = golden.metadata.get("model_sha256")
     actual_sha = deeplab.model_sha256(model)
-    if expected_sha and expected_sha != actual_sha:
+    if expected_sha != actual_sha:
         _report(deeplab, model, image_id, "model-changed", mask, image, image_path, golden)
+        made_from = (f"was made from another file of model {model.name} (sha256 "
+                     f"{expected_sha[:12]}…, this run has {actual_sha[:12]}…): the model changed"
+                     if expected_sha else
+                     f"does not say which file of model {model.name} made it (its metadata "
+                     "has no model_sha256), so it cannot be tied to this model file")
         raise GoldenMismatch(
-            f"the golden {golden.png_path} was made from another file of model {model.name} "
-            f"(sha256 {expected_sha[:12]}…, this run has {actual_sha[:12]}…): the model changed, "
-            "so its masks are not comparable. If the new file is intended, refresh the goldens "
-            f"with:\n    {update_command(model.name, image_id)}"
+            f"the golden {golden.png_path} {made_from}, so its masks are not comparable. If the "
+            "file is intended, refresh the goldens with:\n"
+            f"    {update_command(model.name, image_id)}"
         )
     expected_image = golden.metadata.get("image_sha256")
     if image_path is not None and expected_image and expected_image != sha256_file(image_path):
@@ -92,7 +101,12 @@ def compare_with_golden(
         written = write_diff_image(canvas, golden.mask, mask, label_set, diff_path)
         _report(deeplab, model, image_id, "compared", mask, image, image_path, golden,
                 comparison, written)
-        raise GoldenMismatch(comparison.failure_message(model.name, image_id, written))
+        from pytest_deeplab.explain.hint import explain_hint
+
+        message = comparison.failure_message(model.name, image_id, written) + explain_hint(
+            deeplab, model, image_path, golden.metadata)
+        changed = runtime_differences(golden.metadata, deeplab.runtime_record(model))
+        raise GoldenMismatch(message + (f"\n  note: {changed}" if changed else ""))
     _report(deeplab, model, image_id, "compared", mask, image, image_path, golden, comparison)
 
 
@@ -145,7 +159,8 @@ def write_golden(
         tensorflow=ident["tensorflow"],
         onednn=ident["onednn"],
         threads=deeplab.options.threads,
-        input_size=model.input_size,
+        input_size=deeplab.input_size(model),
+        runtime=deeplab.runtime_record(model),
     )
     deeplab.golden_store(model).save(model.name, image_id, mask, metadata,
                                      deeplab.label_set(model))

@@ -52,7 +52,8 @@ def tensorflow_identity(session: Any = None) -> dict[str, Any]:
     if session is not None and getattr(session, "any_model_loaded", False):
         loaded = session.run_identity()  # this process or an xdist worker already asked TF
         ident.update(version=loaded["tensorflow"], git_version=loaded["tensorflow_git"],
-                     tflite_runtime=loaded.get("tflite_runtime"))
+                     tflite_runtime=loaded.get("tflite_runtime"),
+                     tflite_xnnpack=loaded.get("tflite_xnnpack"))
     elif "tensorflow" in sys.modules:
         tf = sys.modules["tensorflow"]
         ident["version"] = str(getattr(tf, "__version__", version))
@@ -130,7 +131,18 @@ def deeplab_identity(
         "python": platform.python_version(),
         "python_implementation": platform.python_implementation(),
         "models_loaded": sorted(getattr(session, "_predictors", {}) or []),
+        "tflite_models": _tflite_records(session),
     }
+
+
+def _tflite_records(session: Any) -> dict[str, Any]:
+    """Per TF Lite model loaded here: interpreter, XNNPACK applied or not, threads, resize."""
+    records = {}
+    for model in getattr(session, "selected", None) or []:
+        record = session.runtime_record(model) if hasattr(session, "runtime_record") else None
+        if record is not None:
+            records[model.name] = record
+    return records
 
 
 def update_machine_info(

@@ -33,9 +33,9 @@ def dataset_confusion(deeplab: DeepLabSession, model: ModelSpec) -> tuple[np.nda
     pairs = deeplab.labelled_pairs(model)
     matrix = np.zeros((label_set.num_classes, label_set.num_classes), dtype=np.int64)
     for image_path, label_path in pairs:
-        rgb = load_rgb(image_path, exif_orientation=False)  # as stored, like its label map
+        rgb = load_rgb(image_path)  # stored pixels (EXIF ignored), like its label map
         label = load_label(label_path, label_set, expected_shape=rgb.shape[:2])
-        mask = predictor.predict(demo_resize(rgb, model.input_size))
+        mask = predictor.predict(demo_resize(rgb, deeplab.input_size(model)))
         if mask.shape != label.shape:
             mask = resize_mask(mask, label.shape[:2])
         matrix += confusion_matrix(label, mask, label_set.num_classes, label_set.ignore_label)

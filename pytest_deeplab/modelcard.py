@@ -70,8 +70,9 @@ class ModelCard:
 
 
 def parse_billions(text: str) -> float | None:
-    """'2.84B' -> 2.84; multi-scale figures ('152.59B (MS)') and blanks -> None."""
-    if not text or "MS" in text:
+    """'2.84B' -> 2.84; multi-scale figures ('152.59B (MS)'), figures published for two output
+    strides ('5.6B / 7.1B (OS 32 / 16)') and blanks -> None."""
+    if not text or "MS" in text or "/" in text:
         return None
     match = re.match(r"\s*([0-9.]+)\s*B", text)
     return float(match.group(1)) if match else None
@@ -88,8 +89,8 @@ def build_card(
     compare_with: ModelSpec | None = None,
 ) -> ModelCard:
     """The card for `model`; `candidates` are official entries a user model may be matched to."""
-    card = ModelCard(model.name, model.source, model.format, model.label_set, model.input_size,
-                     measured)
+    size = model.input_size or measured.measured_size or 0  # TF Lite: the file's input size
+    card = ModelCard(model.name, model.source, model.format, model.label_set, size, measured)
     if compare_with is not None:
         card.published = compare_with.facts
         card.published_from = "zoo" if compare_with.source == "official" else "catalogue"

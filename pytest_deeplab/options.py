@@ -99,6 +99,14 @@ def add_options(parser: pytest.Parser) -> None:
         " (ini: deeplab_threads)",
     )
     group.addoption(
+        "--deeplab-no-xnnpack",
+        action="store_true",
+        default=False,
+        help="run every TF Lite model without the XNNPACK delegate (TF Lite's op resolver "
+        "BUILTIN_WITHOUT_DEFAULT_DELEGATES); it changes numerics and speed and is recorded with "
+        "goldens and benchmarks. Per model: xnnpack = false in its table",
+    )
+    group.addoption(
         "--deeplab-report",
         metavar="FILE.html",
         default=None,
@@ -139,6 +147,7 @@ class DeepLabOptions:
     threads: int | None = None
     report: Path | None = None
     report_cards: bool = False
+    xnnpack: bool = True  # False with --deeplab-no-xnnpack
 
     @property
     def in_ci(self) -> bool:
@@ -186,4 +195,5 @@ def resolve_options(config: pytest.Config) -> DeepLabOptions:
             if opt("deeplab_report") else None
         ),
         report_cards=bool(opt("deeplab_report_cards")),
+        xnnpack=not opt("deeplab_no_xnnpack"),
     )

@@ -15,6 +15,7 @@ class SuiteOutcomes:
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
         self.skip_reasons: dict[str, str] = {}
+        self.unchecked = 0  # passed items that measured nothing (latency with benchmarks off)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if not report.nodeid.startswith("deeplab::"):
@@ -23,6 +24,8 @@ class SuiteOutcomes:
             self.counts[report.outcome] += 1
             if report.skipped and isinstance(report.longrepr, tuple):
                 self.skip_reasons[report.nodeid] = str(report.longrepr[2])
+            if report.passed and ("deeplab_latency_measured", False) in report.user_properties:
+                self.unchecked += 1
 
     @property
     def ran(self) -> int:
@@ -30,3 +33,8 @@ class SuiteOutcomes:
 
     def all_skipped(self) -> bool:
         return self.ran > 0 and self.counts["skipped"] == self.ran
+
+    def nothing_checked(self) -> bool:
+        """Items ran, yet none compared a mask, scored mIOU or measured latency."""
+        checked = self.counts["passed"] + self.counts["failed"] - self.unchecked
+        return self.ran > 0 and checked <= 0 and not self.all_skipped()

@@ -122,7 +122,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if workeroutput is not None:  # an xdist worker: the controller prints the summary
             workeroutput["deeplab"] = deeplab.export()
         deeplab.close()
-    if outcomes is not None and outcomes.all_skipped() and exitstatus == pytest.ExitCode.OK:
+    vacuous = outcomes is not None and (outcomes.all_skipped() or outcomes.nothing_checked())
+    if vacuous and exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if deeplab is not None and deeplab.collected and not hasattr(session.config, "workeroutput"):
         from pytest_deeplab.housekeeping import settle_unused_goldens

@@ -26,7 +26,8 @@ from pytest_deeplab.catalogue import (
 )
 from pytest_deeplab.config import load_config_file
 from pytest_deeplab.golden import GoldenStore, check_golden_name, sha256_file
-from pytest_deeplab.images import IMAGE_SUFFIXES, demo_resize, find_pairs, load_rgb
+from pytest_deeplab.image_formats import is_image_file
+from pytest_deeplab.images import demo_resize, find_pairs, load_rgb
 from pytest_deeplab.labelsets import LabelSet, get_label_set
 from pytest_deeplab.options import DeepLabOptions
 
@@ -116,6 +117,7 @@ class DeepLabSession:
         self.results: dict[str, ModelResults] = {m.name: ModelResults() for m in self.selected}
         self._files: dict[str, Path] = {}
         self._predictors: dict[str, Any] = {}
+        self._load_errors: dict[str, str] = {}
         self._images: dict[tuple[Path, int], np.ndarray] = {}
         self._sha256: dict[Path, str] = {}
         self.report: Any = None  # report.collect.ReportRecorder when --deeplab-report is given
@@ -245,26 +247,67 @@ class DeepLabSession:
         return self._sha256[path]
 
     def predictor(self, model: ModelSpec) -> Any:
-        """The loaded model, once per session."""
+        """The loaded model, once per session.
+
+        A model that fails to load is tried once: its later items fail with the same message,
+        without reloading (a damaged file is read and refused once, not once per item).
+        """
+        from pytest_deeplab.runtime import ModelLoadError
+
+        if model.name in self._load_errors:
+            raise ModelLoadError(self._load_errors[model.name])
         if model.name not in self._predictors:
             from pytest_deeplab.runtime import load_predictor
 
-            loaded = load_predictor(
-                model.name,
-                self.model_file(model),
-                model.format,
-                input_tensor=model.input_tensor,
-                output_tensor=model.output_tensor,
-                threads=self.options.threads,
-            )
+            try:
+                loaded = load_predictor(
+                    model.name,
+                    self.model_file(model),
+                    model.format,
+                    input_tensor=model.input_tensor,
+                    output_tensor=model.output_tensor,
+                    threads=self.options.threads,
+                    xnnpack=model.xnnpack and self.options.xnnpack,
+                    resize=model.resize,
+                    label_set=model.label_set,
+                    num_classes=self.label_set(model).num_classes,
+                )
+            except Exception as exc:
+                self._load_errors[model.name] = (
+                    str(exc) if isinstance(exc, ModelLoadError)
+                    else f"model {model.name} failed to load: {type(exc).__name__}: {exc}"
+                )
+                raise
             self._predictors[model.name] = FirstCallTimed(loaded, self.results[model.name])
         return self._predictors[model.name]
+
+    def input_size(self, model: ModelSpec) -> int:
+        """The long side images are demo-resized to: the configured input_size, else the size
+        the model file declares (TF Lite; loads the model, once)."""
+        if model.input_size:
+            return model.input_size
+        size = self.predictor(model).input_size
+        if not size:
+            from pytest_deeplab.runtime import ModelLoadError
+
+            raise ModelLoadError(
+                f"model {model.name}: its file declares no fixed input size; set input_size in "
+                f"[tool.pytest-deeplab.models.{model.name}]"
+            )
+        return int(size)
+
+    def runtime_record(self, model: ModelSpec) -> dict[str, Any] | None:
+        """How a loaded TF Lite model runs (interpreter, XNNPACK, threads, resize); None for
+        formats without such choices or a model not loaded in this process."""
+        loaded = self._predictors.get(model.name)
+        record = getattr(loaded, "runtime_record", None) if loaded is not None else None
+        return dict(record()) if record is not None else None
 
     @cached_property
     def identity(self) -> dict[str, Any]:
         from pytest_deeplab.runtime import runtime_identity
 
-        ident = runtime_identity(self.options.threads).as_dict()
+        ident = runtime_identity(self.options.threads, self.options.xnnpack).as_dict()
         ident["plugin_version"] = __version__
         return ident
 
@@ -352,7 +395,7 @@ def list_images(directory: Path, exclude_suffix: str = "") -> list[ImageRef]:
         raise CatalogueError(f"image directory {directory} does not exist")
     refs: dict[str, ImageRef] = {}
     for path in sorted(directory.glob(pattern)):
-        if path.suffix.lower() not in IMAGE_SUFFIXES:
+        if not is_image_file(path):
             continue
         if exclude_suffix and path.stem.endswith(exclude_suffix):
             continue

@@ -153,10 +153,12 @@ def first_image(deeplab: DeepLabSession, model: ModelSpec) -> tuple[str, np.ndar
     """The image latency is measured on: the first golden image, else the first dataset image."""
     refs = deeplab.golden_images(model)
     if refs:
-        return refs[0].image_id, deeplab.prepared_image(refs[0].path, model.input_size)
+        size = deeplab.input_size(model)
+        return refs[0].image_id, deeplab.prepared_image(refs[0].path, size)
     pairs = deeplab.labelled_pairs(model)
     if pairs:
-        return pairs[0][0].stem, deeplab.prepared_image(pairs[0][0], model.input_size)
+        size = deeplab.input_size(model)
+        return pairs[0][0].stem, deeplab.prepared_image(pairs[0][0], size)
     raise DeepLabFailure(
         f"model {model.name} has no golden images and no dataset to measure latency on: set "
         f"golden_images or dataset in [tool.pytest-deeplab.models.{model.name}]"

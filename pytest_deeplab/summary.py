@@ -22,8 +22,8 @@ def summary_rows(deeplab: Any) -> list[tuple[str, ...]]:
             continue
         miou = _fmt(result.miou, ".4f")
         if result.miou is not None and result.miou_threshold is not None:
-            mark = "ok" if result.miou_passed else "LOW"
-            miou = f"{result.miou:.4f} >= {result.miou_threshold:.2f} {mark}"
+            relation, mark = (">=", "ok") if result.miou_passed else ("<", "LOW")
+            miou = f"{result.miou:.4f} {relation} {result.miou_threshold:.2f} {mark}"
         worst = result.worst_agreement
         agreement = _fmt(None if worst is None else 100 * worst, ".3f")
         if agreement != "-":
@@ -115,6 +115,13 @@ def write_summary(terminalreporter: Any, deeplab: Any, outcomes: SuiteOutcomes) 
                    "rather than pass vacuously. See why with -rs; then make the models available "
                    "(--deeplab-mirror, --deeplab-cache-dir), drop --benchmark-skip if only "
                    "latency items were selected, or widen -m / -k.")
+        for line in wrapped(message, width):
+            tr.write_line(line, red=True, bold=True)
+    elif outcomes.nothing_checked():
+        message = ("ERROR: no deeplab check was executed: the only items that ran were latency "
+                   "items with benchmarks off (--benchmark-disable or pytest-xdist), which "
+                   "measure nothing. The run fails rather than pass vacuously; select mask or "
+                   "mIOU items too, or measure latency serially.")
         for line in wrapped(message, width):
             tr.write_line(line, red=True, bold=True)
 

@@ -43,14 +43,14 @@ class ModelHandle:
         from pytest_deeplab.images import demo_resize
 
         mask: np.ndarray = self.session.predictor(self.spec).predict(
-            demo_resize(image, self.spec.input_size)
+            demo_resize(image, self.session.input_size(self.spec))
         )
         return mask
 
     def predict_file(self, path: str | Path) -> np.ndarray:
         """Mask for an image file, read and demo-resized as the suite does."""
         mask: np.ndarray = self.session.predictor(self.spec).predict(
-            self.session.prepared_image(Path(path), self.spec.input_size)
+            self.session.prepared_image(Path(path), self.session.input_size(self.spec))
         )
         return mask
 
@@ -117,7 +117,7 @@ def deeplab_benchmark(benchmark: Any) -> Callable[[ModelHandle, np.ndarray], Any
         from pytest_deeplab.images import demo_resize
 
         predictor = model.session.predictor(model.spec)
-        prepared = demo_resize(image, model.spec.input_size)
+        prepared = demo_resize(image, model.session.input_size(model.spec))
         predictor.predict(prepared)  # the first call builds kernels: never timed
         return benchmark.pedantic(predictor.predict, args=(prepared,), rounds=10, warmup_rounds=2)
 

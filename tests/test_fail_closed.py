@@ -99,3 +99,25 @@ def test_goldens_missing_under_ci_true_fail_every_mask_item(
     assert result.stdout.str().count("(CI is set: run that on a workstation and commit the "
                                      "golden, or add =force to write it here.)") >= 6
     assert not golden.exists()
+
+
+def test_only_latency_items_with_benchmarks_disabled_checked_nothing(
+    deeplab: DeepLabPytester, small_model: SmallModel
+) -> None:
+    """`--benchmark-disable` makes a latency item run without measuring: alone it is no check."""
+    deeplab.configure(models={MODEL: small_model.model()})
+    result = deeplab.run(f"--deeplab-models={MODEL}", "-m", "deeplab_latency",
+                         "--benchmark-disable")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "no deeplab check was executed" in result.stdout.str()
+
+
+def test_latency_items_measured_serially_are_a_check(
+    deeplab: DeepLabPytester, small_model: SmallModel
+) -> None:
+    deeplab.configure(models={MODEL: small_model.model()})
+    result = deeplab.run(f"--deeplab-models={MODEL}", "-m", "deeplab_latency",
+                         "--benchmark-min-rounds=2", "--benchmark-max-time=0.05")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.OK

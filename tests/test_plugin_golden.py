@@ -134,6 +134,26 @@ def test_golden_from_another_model_file_fails_saying_the_model_changed(
     ])
 
 
+def test_golden_without_model_sha256_is_treated_as_from_another_model_file(
+    project: DeepLabPytester, small_model: SmallModel
+) -> None:
+    run_masks(project, "--deeplab-update-golden").assert_outcomes(
+        passed=len(image_ids(small_model))
+    )
+    image = image_ids(small_model)[0]
+    json_path = golden_dir(project) / MODEL / f"{image}.json"
+    meta = json.loads(json_path.read_text())
+    del meta["model_sha256"]
+    json_path.write_text(json.dumps(meta))
+    result = run_masks(project)
+    result.assert_outcomes(passed=len(image_ids(small_model)) - 1, failed=1)
+    result.stdout.fnmatch_lines([
+        f"*the golden *{image}.png does not say which file of model {MODEL} made it (its "
+        "metadata has no model_sha256)*",
+        f"*{update_command(MODEL, image)}*",
+    ])
+
+
 def test_altered_golden_fails_with_counts_class_changes_and_a_diff_image(
     project: DeepLabPytester, small_model: SmallModel
 ) -> None:

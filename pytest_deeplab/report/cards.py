@@ -37,7 +37,7 @@ def published_rows(model: ModelSpec) -> list[tuple[str, str, str, bool]]:
     rows = [
         ("format", model.format, "", False),
         ("label set", model.label_set, "", False),
-        ("input size", str(model.input_size), "", False),
+        ("input size", str(model.input_size or "the file's"), "", False),
         ("backbone", "", f.backbone, False),
         ("output stride", "", str(f.eval_output_stride or ""), False),
         ("multiply-adds", "", f.multiply_adds, False),
