@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pytest_deeplab.images import demo_resize, load_label
-from pytest_deeplab.labelsets import CITYSCAPES_COLOURS, get_label_set
+from pytest_deeplab.data.images import demo_resize, load_label
+from pytest_deeplab.data.labelsets import CITYSCAPES_COLOURS, get_label_set
 
 ROUNDS = 15
 CITYSCAPES = get_label_set("cityscapes")

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pytest_deeplab.metrics import confusion_matrix
+from pytest_deeplab.verdicts.metrics import confusion_matrix
 
 pytestmark = pytest.mark.benchmark(group="confusion-matrix 1024x2048", min_rounds=20)
 

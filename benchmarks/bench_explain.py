@@ -38,7 +38,7 @@ PLAIN = """
 import json, resource, sys, time
 from pathlib import Path
 started = time.perf_counter()
-from pytest_deeplab.images import demo_resize, load_rgb
+from pytest_deeplab.data.images import demo_resize, load_rgb
 from pytest_deeplab.runtime import load_predictor
 path, image, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
 predictor = load_predictor("m", Path(path), "frozen_graph", input_tensor="ImageTensor:0",
@@ -121,7 +121,7 @@ def measure(model: str, graph: Path, image: Path, size: int, tmp: Path) -> dict[
 def test_bundled_model(tmp_path: Path) -> None:
     import tarfile
 
-    from pytest_deeplab.catalogue import fixtures_dir
+    from pytest_deeplab.catalogue.zoo import fixtures_dir
 
     archive = fixtures_dir() / "models" / f"{BUNDLED_GRAPH}.tar.gz"
     with tarfile.open(archive) as tar:

@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from pytest_deeplab.markers import MARKERS
-from pytest_deeplab.options import DeepLabOptions, add_options, resolve_options
-from pytest_deeplab.outcomes import SuiteOutcomes
-from pytest_deeplab.user_fixtures import (  # noqa: F401  (registered as fixtures by import)
+from pytest_deeplab.fixtures import (  # noqa: F401  (registered as fixtures by import)
     deeplab_assert_golden,
     deeplab_benchmark,
     deeplab_model,
     deeplab_session,
 )
+from pytest_deeplab.options import DeepLabOptions, add_options, resolve_options
+from pytest_deeplab.suite.markers import MARKERS
+from pytest_deeplab.verdicts.outcomes import SuiteOutcomes
 
 OPTIONS_KEY = pytest.StashKey[DeepLabOptions]()
 SESSION_KEY = pytest.StashKey[Any]()
@@ -85,7 +85,7 @@ def pytest_collection_modifyitems(
     if deeplab is None or _only_named_tests(config):
         return
     from pytest_deeplab.errors import FRIENDLY_ERRORS
-    from pytest_deeplab.suite import DeepLabSuite
+    from pytest_deeplab.suite.collectors import DeepLabSuite
 
     try:
         deeplab.ensure_available()
@@ -126,7 +126,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if vacuous and exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if deeplab is not None and deeplab.collected and not hasattr(session.config, "workeroutput"):
-        from pytest_deeplab.housekeeping import settle_unused_goldens
+        from pytest_deeplab.golden.prune import settle_unused_goldens
 
         settle_unused_goldens(deeplab, outcomes.ran if outcomes else 0)
     if deeplab is not None and deeplab.collected and not hasattr(session.config, "workeroutput"):
@@ -157,7 +157,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Under `--dist loadgroup`, one work unit per model, so each model is loaded once."""
     if config.getoption("dist", "no") != "loadgroup" or config.stash[OPTIONS_KEY].models is None:
         return None
-    from pytest_deeplab.xdist_scheduling import make_scheduler
+    from pytest_deeplab.xdist import make_scheduler
 
     return make_scheduler(config, log)
 
@@ -175,8 +175,8 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 def pytest_benchmark_update_machine_info(
     config: pytest.Config, machine_info: dict[str, Any]
 ) -> None:
-    """Saved runs carry TF version, oneDNN flag, threads and CPU (pytest_deeplab.machine)."""
-    from pytest_deeplab.machine import update_machine_info
+    """Saved runs carry TF version, oneDNN flag, threads and CPU (runtime/identity.py)."""
+    from pytest_deeplab.runtime.identity import update_machine_info
 
     options = config.stash.get(OPTIONS_KEY, None)
     update_machine_info(machine_info, config.stash.get(SESSION_KEY, None),
@@ -187,7 +187,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     deeplab = config.stash.get(SESSION_KEY, None)
     if deeplab is None or not deeplab.collected or not config.stash[OUTCOMES_KEY].ran:
         return  # nothing of the suite ran (collection errors, all deselected): no table
-    from pytest_deeplab.summary import write_summary
+    from pytest_deeplab.report.summary import write_summary
 
     write_summary(terminalreporter, deeplab, config.stash[OUTCOMES_KEY])
     if REPORT_DONE_KEY in config.stash:

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from pytest_deeplab import __version__
-from pytest_deeplab.catalogue import (
+from pytest_deeplab.catalogue.config import load_config_file
+from pytest_deeplab.catalogue.zoo import (
     Catalogue,
     CatalogueError,
     DatasetSpec,
@@ -24,11 +25,10 @@ from pytest_deeplab.catalogue import (
     build_catalogue,
     fixtures_dir,
 )
-from pytest_deeplab.config import load_config_file
-from pytest_deeplab.golden import GoldenStore, check_golden_name, sha256_file
-from pytest_deeplab.image_formats import is_image_file
-from pytest_deeplab.images import demo_resize, find_pairs, load_rgb
-from pytest_deeplab.labelsets import LabelSet, get_label_set
+from pytest_deeplab.data.formats import is_image_file
+from pytest_deeplab.data.images import demo_resize, find_pairs, load_rgb
+from pytest_deeplab.data.labelsets import LabelSet, get_label_set
+from pytest_deeplab.golden.store import GoldenStore, check_golden_name, sha256_file
 from pytest_deeplab.options import DeepLabOptions
 
 LOCK_FILE = "deeplab-zoo.lock"
@@ -160,7 +160,7 @@ class DeepLabSession:
         Missing models are gathered into one error listing all of them, unless
         --deeplab-allow-missing turns each into a skip with its reason.
         """
-        from pytest_deeplab.fetch import FetchError
+        from pytest_deeplab.fetching.fetch import FetchError
 
         self.check_golden_images()
         problems: dict[str, str] = {}
@@ -202,7 +202,7 @@ class DeepLabSession:
         """The model file on disk: a local path as is, archives and URLs through the cache."""
         if model.name in self._files:
             return self._files[model.name]
-        from pytest_deeplab.fetch import Artifact, FetchSettings, default_cache_dir, fetch
+        from pytest_deeplab.fetching.fetch import Artifact, FetchSettings, default_cache_dir, fetch
 
         path = model.path
         if path is not None and not str(path).endswith((".tar.gz", ".tgz")):

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from conftest import FIXTURES, deeplab_toml
 
-from pytest_deeplab.checks import MaskThresholds, compare_masks, miou_result
-from pytest_deeplab.golden import Golden
-from pytest_deeplab.images import demo_resize, load_label, load_rgb, resize_mask
-from pytest_deeplab.labelsets import LabelSet, get_label_set
-from pytest_deeplab.metrics import confusion_matrix
+from pytest_deeplab.data.images import demo_resize, load_label, load_rgb, resize_mask
+from pytest_deeplab.data.labelsets import LabelSet, get_label_set
+from pytest_deeplab.golden.store import Golden
 from pytest_deeplab.options import DeepLabOptions
 from pytest_deeplab.report.collect import OutcomeLog, record_mask, record_miou
 from pytest_deeplab.session import DeepLabSession
+from pytest_deeplab.verdicts.checks import MaskThresholds, compare_masks, miou_result
+from pytest_deeplab.verdicts.metrics import confusion_matrix
 
 MODEL = "street-model"
 OTHER = "quiet-model"

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from pytest_deeplab import cli_merge
+from pytest_deeplab.cli import merge as cli_merge
 from pytest_deeplab.shards.plan import plan_shards
 from pytest_deeplab.shards.results import ItemResult, RunResults, write_results
 

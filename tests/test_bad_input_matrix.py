@@ -26,8 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from pytest_deeplab.images import ImageError, demo_resize, load_label, load_rgb
-from pytest_deeplab.labelsets import get_label_set
+from pytest_deeplab.data.images import ImageError, demo_resize, load_label, load_rgb
+from pytest_deeplab.data.labelsets import get_label_set
 
 MODEL = "my-small"
 SCENE = FIXTURES / "scenes" / "golden" / "golden_02_300x300.png"

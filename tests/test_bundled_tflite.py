@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pytest_deeplab.labelsets import get_label_set
-from pytest_deeplab.metrics import confusion_matrix, mean_iou, per_class_iou
+from pytest_deeplab.data.labelsets import get_label_set
+from pytest_deeplab.verdicts.metrics import confusion_matrix, mean_iou, per_class_iou
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MANIFEST = json.loads((FIXTURES / "minizoo.json").read_text())

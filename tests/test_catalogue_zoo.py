@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from zoo_server import ZooServer, graph_bytes, zoo_tarball
 
-from pytest_deeplab.catalogue import FORMATS, OFFICIAL_MODELS, ModelSpec
-from pytest_deeplab.labelsets import get_label_set
-from pytest_deeplab.modelcard import parse_billions
+from pytest_deeplab.catalogue.zoo import FORMATS, OFFICIAL_MODELS, ModelSpec
+from pytest_deeplab.data.labelsets import get_label_set
+from pytest_deeplab.modelcard.card import parse_billions
 
 SCRIPT = Path(sys.executable).with_name("pytest-deeplab")
 BY_NAME = {m.name: m for m in OFFICIAL_MODELS}

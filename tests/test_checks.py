@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pytest_deeplab.checks import (
+from pytest_deeplab.data.labelsets import get_label_set
+from pytest_deeplab.verdicts.checks import (
     CHANGED_COLOUR,
     MaskThresholds,
     compare_masks,
     miou_result,
     write_diff_image,
 )
-from pytest_deeplab.labelsets import get_label_set
-from pytest_deeplab.metrics import confusion_matrix
+from pytest_deeplab.verdicts.metrics import confusion_matrix
 
 PASCAL = get_label_set("pascal")
 BACKGROUND, AEROPLANE, PERSON = 0, 1, 15

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from pytest_deeplab.cli import main
-from pytest_deeplab.compare import build_comparison, load_entries, render_comparison
+from pytest_deeplab.cli.main import main
+from pytest_deeplab.history import build_comparison, load_entries, render_comparison
 
 
 def bench(model: str, median: float, cpu: float, **extra: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, DeepLabPytester, SmallModel, minizoo_manifest
 
-from pytest_deeplab.golden import mask_sha256
+from pytest_deeplab.golden.store import mask_sha256
 from pytest_deeplab.session import list_images
 
 MODELS = ("mini_mnv2_os16", "mini_deeplabv3plus")
@@ -24,7 +24,7 @@ def mask_hashes(
     graphs: dict[str, tuple[str, int]], threads: int, rounds: int = 1
 ) -> list[dict[str, dict[str, str]]]:
     """{model: {image_id: sha256 of the mask}} per round, every model loaded once."""
-    from pytest_deeplab.images import demo_resize, load_rgb
+    from pytest_deeplab.data.images import demo_resize, load_rgb
     from pytest_deeplab.runtime import load_predictor
 
     images = list_images(FIXTURES / minizoo_manifest()["golden_images"])

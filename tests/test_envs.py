@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_deeplab.cli import main
+from pytest_deeplab.cli.main import main
 from pytest_deeplab.envs.installer import IndexOptions, InstallError, make_installer
 from pytest_deeplab.envs.provision import project_checkout, provision
 from pytest_deeplab.envs.spec import EnvSpecError, parse_spec

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from conftest import FIXTURES, REAL_DM05, REAL_ZOO, DeepLabPytester, SmallModel, requires_real_zoo
 
-from pytest_deeplab.cli import main
+from pytest_deeplab.cli.main import main
+from pytest_deeplab.data.labelsets import get_label_set
 from pytest_deeplab.explain.runner import DEFAULT_TOLERANCE
-from pytest_deeplab.golden import GoldenStore
-from pytest_deeplab.labelsets import get_label_set
+from pytest_deeplab.golden.store import GoldenStore
 
 pytestmark = pytest.mark.needs_tf
 

@@ -25,7 +25,9 @@ from zoo_server import (
     zoo_tarball,
 )
 
-from pytest_deeplab.fetch import (
+from pytest_deeplab.fetching import cache as cache_module
+from pytest_deeplab.fetching import download as download_module
+from pytest_deeplab.fetching.fetch import (
     Artifact,
     FetchError,
     FetchSettings,
@@ -36,8 +38,6 @@ from pytest_deeplab.fetch import (
     fetch,
     fetch_many,
 )
-from pytest_deeplab.fetching import cache as cache_module
-from pytest_deeplab.fetching import download as download_module
 
 TARBALL = "deeplabv3_tiny_pascal_2018_01_29.tar.gz"
 TOP = "deeplabv3_tiny_pascal_2018_01_29"

@@ -17,11 +17,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pytest_deeplab.cli import main
-from pytest_deeplab.gate import GateError, GateSettings, ModelOutcome, Side, decide, run_gate
-from pytest_deeplab.gate_sequential import Bounds
-from pytest_deeplab.gate_verdict import judge
-from pytest_deeplab.gate_worker import PROTOCOL
+from pytest_deeplab.cli.main import main
+from pytest_deeplab.gate.controller import (
+    GateError,
+    GateSettings,
+    ModelOutcome,
+    Side,
+    decide,
+    run_gate,
+)
+from pytest_deeplab.gate.sequential import Bounds
+from pytest_deeplab.gate.verdict import judge
+from pytest_deeplab.gate.worker import PROTOCOL
 
 FAKE_WORKER = f"""#!{sys.executable}
 import base64, io, json, os, sys

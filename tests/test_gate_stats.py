@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pytest_deeplab.gate_stats import (
+from pytest_deeplab.gate.stats import (
     coefficient_of_variation,
     median_cv,
     median_ratio,
@@ -113,7 +113,7 @@ def test_noise_figures() -> None:
 
 import math  # noqa: E402
 
-from pytest_deeplab.gate_sequential import (  # noqa: E402
+from pytest_deeplab.gate.sequential import (  # noqa: E402
     SequentialTest,
     bounds,
     critical_count,

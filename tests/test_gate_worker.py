@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pytest_deeplab.gate import (
+from pytest_deeplab.gate.controller import (
     GateSettings,
     Side,
     WorkerCommandError,
@@ -24,7 +24,7 @@ from pytest_deeplab.gate import (
     render,
     run_gate,
 )
-from pytest_deeplab.gate_worker import PROTOCOL, decode_mask
+from pytest_deeplab.gate.worker import PROTOCOL, decode_mask
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = REPO / "fixtures" / "minizoo.json"
@@ -104,7 +104,7 @@ def test_errors_come_back_as_replies(worker: WorkerProcess) -> None:
 def test_stray_output_does_not_corrupt_the_protocol() -> None:
     """fd 1 is pointed at stderr inside the worker: prints from libraries land there."""
     code = ("import atexit, os; atexit.register(lambda: print('noise from a library')); "
-            "from pytest_deeplab.gate_worker import main; main(); os.write(1, b'C noise\\n')")
+            "from pytest_deeplab.gate.worker import main; main(); os.write(1, b'C noise\\n')")
     done = subprocess.run(
         [sys.executable, "-c", code], input='{"cmd": "hello"}\n\n{"cmd": "quit"}\n',
         capture_output=True, text=True, timeout=60, check=True,

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pytest_deeplab import golden as golden_module
-from pytest_deeplab.golden import (
+from pytest_deeplab.data.labelsets import get_label_set
+from pytest_deeplab.golden import store as golden_module
+from pytest_deeplab.golden.store import (
     GoldenError,
     GoldenStore,
     golden_metadata,
@@ -18,7 +19,6 @@ from pytest_deeplab.golden import (
     sha256_file,
     update_command,
 )
-from pytest_deeplab.labelsets import get_label_set
 
 PASCAL = get_label_set("pascal")
 

@@ -3,7 +3,7 @@ threads), and a mismatch says when this run made it differently."""
 
 from __future__ import annotations
 
-from pytest_deeplab.golden import golden_metadata, runtime_differences
+from pytest_deeplab.golden.store import golden_metadata, runtime_differences
 
 RECORD = {"interpreter": "tf.lite (TensorFlow 2.21.0)", "xnnpack": True,
           "delegated_partitions": 2, "threads": 2, "resize": "pad", "input_size": 513}

@@ -13,7 +13,7 @@ import pytest
 from conftest import DeepLabPytester, SmallModel
 from PIL import Image, features
 
-from pytest_deeplab.images import demo_resize, find_pairs
+from pytest_deeplab.data.images import demo_resize, find_pairs
 
 MODEL = "my-small"
 
@@ -89,7 +89,7 @@ def test_dataset_images_may_be_bmp_webp_or_tiff(tmp_path: Path) -> None:
 
 
 def test_importing_the_plugin_imports_neither_pillow_nor_numpy() -> None:
-    code = ("import sys, pytest_deeplab.plugin, pytest_deeplab.image_formats; "
+    code = ("import sys, pytest_deeplab.plugin, pytest_deeplab.data.formats; "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'PIL', 'numpy'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -98,7 +98,7 @@ def test_importing_the_plugin_imports_neither_pillow_nor_numpy() -> None:
 @pytest.mark.parametrize("orientation", [3, 6, 8])
 def test_every_exif_orientation_is_read_as_stored(tmp_path: Path, orientation: int) -> None:
     """180 degrees, 90 CW, 90 CCW: all read as stored, for mask and mIOU items alike."""
-    from pytest_deeplab.images import load_rgb
+    from pytest_deeplab.data.images import load_rgb
 
     exif_photo(tmp_path / "p.jpg", orientation)
     with Image.open(tmp_path / "p.jpg") as stored:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pytest_deeplab import images
-from pytest_deeplab.images import (
+from pytest_deeplab.data import images
+from pytest_deeplab.data.images import (
     ImageError,
     colorize,
     demo_resize,
@@ -20,7 +20,7 @@ from pytest_deeplab.images import (
     resize_mask,
     save_mask_png,
 )
-from pytest_deeplab.labelsets import get_label_set
+from pytest_deeplab.data.labelsets import get_label_set
 
 PASCAL = get_label_set("pascal")
 

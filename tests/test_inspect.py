@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from pytest_deeplab.catalogue import OFFICIAL_MODELS, ModelSpec, ZooFacts
-from pytest_deeplab.cli import main
-from pytest_deeplab.modelcard import build_card, match_official, parse_billions, render_text
+from pytest_deeplab.catalogue.zoo import OFFICIAL_MODELS, ModelSpec, ZooFacts
+from pytest_deeplab.cli.main import main
+from pytest_deeplab.modelcard.card import build_card, match_official, parse_billions, render_text
 from pytest_deeplab.runtime.base import ModelLoadError
-from pytest_deeplab.runtime.inspect import (
+from pytest_deeplab.runtime.inspection import (
     GraphInspection,
     NetNode,
     Structure,
@@ -49,14 +49,14 @@ def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 
 @pytest.fixture(scope="module")
 def dm05() -> GraphInspection:
-    from pytest_deeplab.runtime.inspect import inspect_model
+    from pytest_deeplab.runtime.inspection import inspect_model
 
     return inspect_model(DM05, "frozen_graph")
 
 
 @pytest.fixture(scope="module")
 def tflite() -> GraphInspection:
-    from pytest_deeplab.runtime.inspect import inspect_model
+    from pytest_deeplab.runtime.inspection import inspect_model
 
     return inspect_model(TFLITE, "tflite")
 
@@ -139,7 +139,7 @@ def test_cli_json_for_a_file_path(capsys: pytest.CaptureFixture[str]) -> None:
 def test_corrupt_frozen_graph_is_a_clear_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from pytest_deeplab.runtime.inspect import inspect_model
+    from pytest_deeplab.runtime.inspection import inspect_model
 
     bad = tmp_path / "frozen_inference_graph.pb"
     bad.write_bytes(b"\x0a\xff\xff\xff\xff not a graph" * 20)

@@ -15,10 +15,10 @@ import pytest
 from conftest import DeepLabPytester, SmallModel
 from PIL import Image
 
-from pytest_deeplab.catalogue import CatalogueError, build_catalogue
-from pytest_deeplab.config import ConfigError, load_config_file
-from pytest_deeplab.images import ImageError, load_label
-from pytest_deeplab.labelsets import get_label_set
+from pytest_deeplab.catalogue.config import ConfigError, load_config_file
+from pytest_deeplab.catalogue.zoo import CatalogueError, build_catalogue
+from pytest_deeplab.data.images import ImageError, load_label
+from pytest_deeplab.data.labelsets import get_label_set
 
 PASCAL, CITYSCAPES, ADE20K = (get_label_set(n) for n in ("pascal", "cityscapes", "ade20k"))
 

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from pytest_deeplab.machine import (
+from pytest_deeplab.runtime.identity import (
     cpu_description,
     tensorflow_distribution,
     update_machine_info,
@@ -32,7 +32,7 @@ flags		: fpu
 def test_no_tensorflow_import_just_for_the_record() -> None:
     code = textwrap.dedent("""
         import json, sys
-        from pytest_deeplab.machine import update_machine_info
+        from pytest_deeplab.runtime.identity import update_machine_info
         info = {}
         update_machine_info(info, None, 2)
         print(json.dumps({"info": info, "tf_imported": "tensorflow" in sys.modules}))

@@ -17,7 +17,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from pytest_deeplab.metrics import confusion_matrix, mean_iou, per_class_iou, pixel_agreement
+from pytest_deeplab.verdicts.metrics import (
+    confusion_matrix,
+    mean_iou,
+    per_class_iou,
+    pixel_agreement,
+)
 
 # --------------------------------------------------------------------------- hand-made examples
 

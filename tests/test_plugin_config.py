@@ -8,7 +8,7 @@ import re
 import pytest
 from conftest import DeepLabPytester, SmallModel, deeplab_toml
 
-from pytest_deeplab.labelsets import get_label_set
+from pytest_deeplab.data.labelsets import get_label_set
 
 MODEL = "my-small"
 

@@ -96,7 +96,7 @@ def test_deeplab_assert_golden_writes_then_compares(project: DeepLabPytester) ->
 BENCHMARK = """
 def test_speed(deeplab_model, deeplab_benchmark):
     ref = deeplab_model.golden_images()[0]
-    from pytest_deeplab.images import load_rgb
+    from pytest_deeplab.data.images import load_rgb
 
     mask = deeplab_benchmark(deeplab_model, load_rgb(ref.path))
     assert mask.ndim == 2

@@ -11,8 +11,8 @@ import pytest
 from conftest import DeepLabPytester, SmallModel
 from PIL import Image
 
-from pytest_deeplab.golden import GoldenStore, sha256_file, update_command
-from pytest_deeplab.labelsets import get_label_set
+from pytest_deeplab.data.labelsets import get_label_set
+from pytest_deeplab.golden.store import GoldenStore, sha256_file, update_command
 from pytest_deeplab.session import list_images
 
 MODEL = "my-small"

@@ -16,12 +16,12 @@ import pytest
 from PIL import Image
 from report_helpers import EVIL, MODEL, OTHER, build_synthetic_report, make_session
 
-from pytest_deeplab.checks import CHANGED_COLOUR
-from pytest_deeplab.labelsets import get_label_set
+from pytest_deeplab.data.labelsets import get_label_set
 from pytest_deeplab.report import panels
 from pytest_deeplab.report.cards import build_cards
 from pytest_deeplab.report.collect import OutcomeLog
 from pytest_deeplab.report.html import build_context, render_report, write_report
+from pytest_deeplab.verdicts.checks import CHANGED_COLOUR
 
 
 def decode(uri: str) -> Image.Image:

@@ -9,8 +9,8 @@ import re
 import pytest
 from conftest import DeepLabPytester, SmallModel
 
-from pytest_deeplab.golden import GoldenStore
-from pytest_deeplab.labelsets import get_label_set
+from pytest_deeplab.data.labelsets import get_label_set
+from pytest_deeplab.golden.store import GoldenStore
 
 MODEL = "my-small-model-with-a-name-too-long-for-one-summary-line"
 IMAGES = ("scene_00", "scene_01", "scene_02")

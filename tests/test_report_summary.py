@@ -7,11 +7,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from pytest_deeplab.bench import UNMEASURED_HINT
-from pytest_deeplab.catalogue import build_catalogue
-from pytest_deeplab.outcomes import SuiteOutcomes
+from pytest_deeplab.catalogue.zoo import build_catalogue
+from pytest_deeplab.report.summary import table_lines, write_summary
 from pytest_deeplab.session import ModelResults
-from pytest_deeplab.summary import table_lines, write_summary
+from pytest_deeplab.suite.latency import UNMEASURED_HINT
+from pytest_deeplab.verdicts.outcomes import SuiteOutcomes
 
 LONG = ("mobilenetv3_large_cityscapes_trainfine", "xception71_dpc_cityscapes_trainval")
 

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from test_compare import bench, saved_run
 
-from pytest_deeplab.cli import main
+from pytest_deeplab.cli.main import main
 from pytest_deeplab.report import trends
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pytest_deeplab.images import demo_resize, load_rgb
+from pytest_deeplab.data.images import demo_resize, load_rgb
 from pytest_deeplab.runtime import ModelLoadError, load_predictor
 
 tf = pytest.importorskip("tensorflow")

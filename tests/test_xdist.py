@@ -17,8 +17,8 @@ import pytest
 from conftest import COUNT_LOADS, FIXTURES, DeepLabPytester
 from packaging.version import Version
 
-from pytest_deeplab.golden import GoldenStore
-from pytest_deeplab.labelsets import get_label_set
+from pytest_deeplab.data.labelsets import get_label_set
+from pytest_deeplab.golden.store import GoldenStore
 
 xdist = pytest.importorskip("xdist")
 

@@ -180,7 +180,7 @@ def _info(name: str, kind: bytes, *, size: int = 0, linkname: str = "") -> tarfi
 
 def fetch_in_subprocess(args: tuple[object, object]) -> tuple[str, str]:
     """Run fetch() in a child process; return (model path, source). Importable under spawn."""
-    from pytest_deeplab.fetch import fetch
+    from pytest_deeplab.fetching.fetch import fetch
 
     artifact, settings = args
     got = fetch(artifact, settings)  # type: ignore[arg-type]

@@ -19,4 +19,4 @@ for venv in ${VENVS:-/work/venvs/tf215 /work/venvs/tf221}; do
         --benchmark-autosave --benchmark-storage "file://$STORAGE" \
         --junitxml "$STORAGE/junit-$(basename "$venv").xml")
 done
-"${PY:-/work/venvs/tf221/bin/python}" -m pytest_deeplab.cli compare "$STORAGE" --markdown
+"${PY:-/work/venvs/tf221/bin/python}" -m pytest_deeplab.cli.main compare "$STORAGE" --markdown

@@ -71,7 +71,7 @@ class EnvStore:
     @classmethod
     def under_cache(cls, cache_dir: Path | None) -> EnvStore:
         if cache_dir is None:
-            from pytest_deeplab.fetch import default_cache_dir
+            from pytest_deeplab.fetching.fetch import default_cache_dir
 
             cache_dir = default_cache_dir()
         return cls(Path(cache_dir) / "envs")

@@ -26,7 +26,7 @@ from pytest_deeplab.explain.matching import chunks_for, match_tensors, plan_chun
 from pytest_deeplab.explain.profile import Profile, TensorDiff, compare_pair, mask_agreement
 from pytest_deeplab.explain.sides import ModelRef, SideRun, SideSpec, Workers, run_side
 from pytest_deeplab.explain.worker import peak_rss_mb
-from pytest_deeplab.gate import Side
+from pytest_deeplab.gate.controller import Side
 
 Log = Callable[[str], None]
 DEFAULT_TOLERANCE = 1e-3

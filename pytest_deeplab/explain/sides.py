@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_deeplab.gate import GateError, Side, WorkerCommandError, WorkerProcess
-from pytest_deeplab.gate_worker import PROTOCOL
+from pytest_deeplab.gate.controller import GateError, Side, WorkerCommandError, WorkerProcess
+from pytest_deeplab.gate.worker import PROTOCOL
 
 Log = Callable[[str], None]
 OPEN_TIMEOUT = 900.0

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pytest_deeplab import gate_worker
+from pytest_deeplab.gate import worker as gate_worker
 
 
 def peak_rss_mb() -> float | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_deeplab.catalogue import ModelSpec, ZooFacts
+from pytest_deeplab.catalogue.zoo import ModelSpec, ZooFacts
 
 
 @dataclass
@@ -52,7 +52,7 @@ def published_rows(model: ModelSpec) -> list[tuple[str, str, str, bool]]:
 
 def measured_rows(card: Any) -> list[tuple[str, str, str, bool]]:
     """The card's key figures, measured beside published (`ModelCard.to_dict()`)."""
-    from pytest_deeplab.runtime.inspect import describe_rates, format_count
+    from pytest_deeplab.runtime.inspection import describe_rates, format_count
 
     data = card.to_dict()
     m, p, s = data["measured"], data["published"], data["measured"]["structure"]
@@ -109,7 +109,7 @@ def build_cards(deeplab: Any, measure: bool) -> list[CardView]:
             except Exception as exc:  # a card that cannot be measured must not lose the report
                 view.error = f"{type(exc).__name__}: {exc}"
             else:
-                from pytest_deeplab.modelcard import render_text
+                from pytest_deeplab.modelcard.card import render_text
 
                 view = CardView(model.name, measured=True, rows=measured_rows(card),
                                 text=render_text(card), published_from=card.published_from,
@@ -119,8 +119,8 @@ def build_cards(deeplab: Any, measure: bool) -> list[CardView]:
 
 
 def measure_card(deeplab: Any, model: ModelSpec) -> Any:
-    from pytest_deeplab.modelcard import build_card
-    from pytest_deeplab.runtime.inspect import inspect_model
+    from pytest_deeplab.modelcard.card import build_card
+    from pytest_deeplab.runtime.inspection import inspect_model
 
     measured = inspect_model(
         deeplab.model_file(model), model.format, input_tensor=model.input_tensor,

@@ -22,10 +22,10 @@ import pytest
 if TYPE_CHECKING:
     import numpy as np
 
-    from pytest_deeplab.catalogue import ModelSpec
-    from pytest_deeplab.checks import MaskComparison, MiouResult
-    from pytest_deeplab.golden import Golden
+    from pytest_deeplab.catalogue.zoo import ModelSpec
+    from pytest_deeplab.golden.store import Golden
     from pytest_deeplab.session import DeepLabSession
+    from pytest_deeplab.verdicts.checks import MaskComparison, MiouResult
 
 MAX_MESSAGE = 6000
 
@@ -147,7 +147,7 @@ def record_mask(
     recorder: ReportRecorder | None = getattr(deeplab, "report", None)
     if recorder is None:
         return
-    from pytest_deeplab.images import load_label, resize_mask
+    from pytest_deeplab.data.images import load_label, resize_mask
     from pytest_deeplab.report import panels
 
     started = time.perf_counter()

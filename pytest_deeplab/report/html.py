@@ -207,7 +207,7 @@ def model_view(deeplab: Any, model: Any, recorder: Any, log: OutcomeLog) -> Mode
 
 
 def run_identity(deeplab: Any) -> list[tuple[str, str]]:
-    from pytest_deeplab.machine import cpu_description
+    from pytest_deeplab.runtime.identity import cpu_description
 
     rows: list[tuple[str, str]] = []
     if deeplab.any_model_loaded:
@@ -222,7 +222,7 @@ def run_identity(deeplab: Any) -> list[tuple[str, str]]:
         if ident.get("tflite_runtime"):
             rows.append(("TF Lite runtime", str(ident["tflite_runtime"])))
     else:  # nothing ran here: what is installed and set, without importing TensorFlow
-        from pytest_deeplab.machine import tensorflow_identity
+        from pytest_deeplab.runtime.identity import tensorflow_identity
 
         tf = tensorflow_identity()
         rows.append(("TensorFlow", f"{tf['version'] or 'not installed'} installed; "
@@ -351,7 +351,7 @@ def write_report(
     exitstatus: int = 0,
 ) -> Path:
     """Render the run's report and write it atomically to `path`."""
-    from pytest_deeplab.images import write_atomically
+    from pytest_deeplab.data.images import write_atomically
     from pytest_deeplab.report.cards import build_cards
 
     context = build_context(deeplab, log, cards=build_cards(deeplab, measure_cards),

@@ -76,7 +76,7 @@ class _MergedSession:
         return self.merged.identity or {}
 
     def label_set(self, model: Any) -> Any:
-        from pytest_deeplab.labelsets import get_label_set
+        from pytest_deeplab.data.labelsets import get_label_set
 
         try:
             return get_label_set(model.label_set)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from pytest_deeplab import __version__
-from pytest_deeplab.compare import (
+from pytest_deeplab.history import (
     CompareError,
     Comparison,
     RunEntry,

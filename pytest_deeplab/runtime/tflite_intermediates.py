@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from pytest_deeplab.images import demo_resize
+from pytest_deeplab.data.images import demo_resize
 from pytest_deeplab.runtime.base import ModelLoadError, to_mask
 from pytest_deeplab.runtime.intermediates import TensorRecord, save_array
 from pytest_deeplab.runtime.tf import import_tensorflow

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, fields
 from types import SimpleNamespace
 from typing import Any
 
+from pytest_deeplab.report.summary import summary_rows, table_lines, wrapped
 from pytest_deeplab.shards.merge import MergedRun, describe_identity
-from pytest_deeplab.summary import summary_rows, table_lines, wrapped
 
 HEADER = ("model", "mIOU vs threshold", "worst golden", "median latency")
 COUNT_ORDER = ("failed", "passed", "skipped", "xfailed", "xpassed", "error")

@@ -1,0 +1,196 @@
+"""`pytest-deeplab explain MODEL`: the first op where two runs of a model part ways.
+
+    # two environments, one model (interpreters as the gate takes them)
+    pytest-deeplab explain mini_mnv2_os16 --baseline .tox/tf215/bin/python \\
+        --candidate .tox/tf221/bin/python
+    pytest-deeplab explain model.pb --image photo.jpg --env-b TF_ENABLE_ONEDNN_OPTS=0
+    # two files, one environment: a re-export, a TF Lite conversion
+    pytest-deeplab explain frozen_inference_graph.pb --against model_float.tflite --image x.png
+
+Every floating-point tensor the model computes on the image is compared in topological order:
+max |a-b|, relative L2 error, fraction of elements beyond tolerance. The first tensor that differs
+at all and the first beyond --tolerance are named with their op; the final masks are compared.
+
+Exit status: 0 it ran (whatever it found); 2 it could not (model, image, interpreter, or a graph
+the running TensorFlow cannot read: the pre-flight names the op, its nodes and the version).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from pytest_deeplab.cli.envs import add_install_options
+from pytest_deeplab.cli.gate import _env_pair
+
+COMMAND = "explain"
+EXIT_RAN, EXIT_ERROR = 0, 2
+
+
+def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    from pytest_deeplab.explain.runner import DEFAULT_CHUNK_MB, DEFAULT_TOLERANCE
+
+    p = subparsers.add_parser(
+        COMMAND, parents=[common],
+        help="find the first op where two runs of a model (environments or files) part ways",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("model", metavar="MODEL", help="catalogue name, or a .pb / .tflite file")
+    p.add_argument("--against", default=None, metavar="OTHER_MODEL",
+                   help="compare with this model (name or file) instead of another environment")
+    p.add_argument("--baseline", default=None, metavar="PY_A",
+                   help="side A as the gate takes it: interpreter, tox:ENV or requirement spec "
+                        "(default: this interpreter)")
+    p.add_argument("--candidate", default=None, metavar="PY_B",
+                   help="side B, the same forms (default: A's interpreter)")
+    p.add_argument("--env-a", action="append", type=_env_pair, default=[], metavar="K=V",
+                   help="environment variable for A only (repeatable)")
+    p.add_argument("--env-b", action="append", type=_env_pair, default=[], metavar="K=V",
+                   help="environment variable for B only (repeatable)")
+    p.add_argument("--image", type=Path, default=None, metavar="PATH",
+                   help="image to run on (default: the model's first golden image)")
+    p.add_argument("--input-size", type=int, default=None, metavar="N",
+                   help="demo-resize the image to N (default: the catalogue's, 513 for files)")
+    p.add_argument("--input-tensor", default="ImageTensor:0",
+                   help="input of a frozen graph given as a file (ImageTensor:0)")
+    p.add_argument("--output-tensor", default="SemanticPredictions:0",
+                   help="output of a frozen graph given as a file (SemanticPredictions:0)")
+    p.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
+                   help=f"relative L2 error that counts as a divergence ({DEFAULT_TOLERANCE:g}; "
+                        "oneDNN on/off stays far below it, see the README)")
+    p.add_argument("--threads", type=int, default=None, help="intra-op threads on both sides")
+    p.add_argument("--attribute", action="store_true",
+                   help="rerun each side with oneDNN (XNNPACK for TF Lite) flipped and say "
+                        "whether the divergence disappears")
+    p.add_argument("--unfused", action="store_true",
+                   help="frozen graphs: every float tensor of the graph, Grappler's op fusion "
+                        "off (default: the tensors plain inference materialises, fusions kept)")
+    p.add_argument("--chunk-mb", type=float, default=DEFAULT_CHUNK_MB,
+                   help=f"tensors fetched per pass, in MiB ({DEFAULT_CHUNK_MB})")
+    p.add_argument("--workdir", type=Path, default=None,
+                   help="folder for the temporary tensor files (default: the system's temp)")
+    p.add_argument("--json", type=Path, default=None, metavar="OUT.json",
+                   help="write the whole profile as JSON")
+    p.add_argument("--html", type=Path, default=None, metavar="OUT.html",
+                   help="write the report with the divergence plot")
+    add_install_options(p)
+
+
+def _file_model(path: Path, args: argparse.Namespace) -> Any:
+    from pytest_deeplab.explain.sides import ModelRef
+
+    fmt = "tflite" if path.suffix == ".tflite" else "frozen_graph"
+    return ModelRef(path.name, path.resolve(), fmt, args.input_tensor, args.output_tensor)
+
+
+def _resolve(text: str, session: Any, args: argparse.Namespace) -> tuple[Any, Any]:
+    """(ModelRef, catalogue ModelSpec or None) for a name or a file."""
+    from pytest_deeplab.catalogue.zoo import CatalogueError
+    from pytest_deeplab.explain.sides import ExplainError, ModelRef
+
+    path = Path(text)
+    if path.is_file():
+        return _file_model(path, args), None
+    try:
+        selected = session.catalogue.select(text)
+    except CatalogueError as exc:
+        if path.suffix in (".pb", ".tflite") or path.is_dir():
+            raise ExplainError(f"{text}: no such model file (explain reads .pb and .tflite "
+                               "files, not SavedModel folders)") from None
+        raise ExplainError(str(exc).replace("--deeplab-models: ", "")) from None
+    if len(selected) != 1:
+        raise ExplainError(f"{text!r} names {len(selected)} models; name exactly one "
+                           "(`pytest-deeplab list` shows them)")
+    model = selected[0]
+    if model.format not in ("frozen_graph", "tflite"):
+        raise ExplainError(f"{model.name} is a {model.format}; explain reads frozen graphs and "
+                           "TF Lite models")
+    file = session.model_file(model)
+    return ModelRef(model.name, file, model.format, model.input_tensor, model.output_tensor), model
+
+
+def _image(args: argparse.Namespace, session: Any, spec: Any) -> tuple[Path, Any]:
+    from pytest_deeplab.data.images import demo_resize, load_rgb
+    from pytest_deeplab.explain.sides import ExplainError
+
+    path = args.image
+    if path is None and spec is not None:
+        refs = session.golden_images(spec)
+        pairs = session.labelled_pairs(spec)
+        path = refs[0].path if refs else pairs[0][0] if pairs else None
+    if path is None:
+        raise ExplainError(f"{args.model} has no golden images to default to: give --image PATH")
+    size = args.input_size or (spec.input_size if spec is not None else 513)
+    return path, demo_resize(load_rgb(path), size)
+
+
+def _side(label: str, text: str, option: str, args: argparse.Namespace, env: Any) -> Any:
+    """An interpreter, tox:ENV or requirement spec, resolved (or built) as the gate does."""
+    from pytest_deeplab.cli.envs import installer_from_args, store_from_args
+    from pytest_deeplab.gate.sides import build_side
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    return build_side(label, text, (), option, args.rootdir.resolve(), dict(env), args.threads,
+                      store_from_args(args), installer_from_args(args), log)
+
+
+def settings_from_args(args: argparse.Namespace) -> Any:
+    from pytest_deeplab.cli.main import options_from_args
+    from pytest_deeplab.explain.runner import ExplainSettings
+    from pytest_deeplab.session import DeepLabSession
+
+    session = DeepLabSession(options_from_args(args, "all"))
+    model_a, spec_a = _resolve(args.model, session, args)
+    model_b = _resolve(args.against, session, args)[0] if args.against else model_a
+    image_path, image = _image(args, session, spec_a)
+    side_a = _side("A", args.baseline or sys.executable, "--baseline", args, args.env_a)
+    side_b = (_side("B", args.candidate, "--candidate", args, args.env_b) if args.candidate
+              else replace(side_a, label="B", env=dict(args.env_b)))
+    return ExplainSettings(
+        model_a=model_a, model_b=model_b, side_a=side_a, side_b=side_b,
+        image=image, image_path=Path(image_path).resolve(), tolerance=args.tolerance,
+        chunk_mb=args.chunk_mb, attribute=args.attribute, workdir=args.workdir,
+        unfused=args.unfused,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from pytest_deeplab.catalogue.zoo import CatalogueError
+    from pytest_deeplab.envs.installer import InstallError
+    from pytest_deeplab.envs.spec import EnvSpecError
+    from pytest_deeplab.explain.render import render_text
+    from pytest_deeplab.explain.runner import run_explain
+    from pytest_deeplab.explain.sides import ExplainError
+    from pytest_deeplab.fetching.fetch import FetchError
+
+    if args.tolerance <= 0 or args.chunk_mb <= 0:
+        print("pytest-deeplab explain: --tolerance and --chunk-mb must be positive",
+              file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        explanation = run_explain(settings_from_args(args))
+    except (ExplainError, CatalogueError, FetchError, FileNotFoundError, EnvSpecError,
+            InstallError) as exc:
+        print(f"pytest-deeplab explain: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except (OSError, ValueError) as exc:  # an unreadable image, a model file that vanished
+        print(f"pytest-deeplab explain: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("pytest-deeplab explain: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    data = explanation.as_dict()
+    print(render_text(data), end="")
+    if args.json:
+        args.json.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    if args.html:
+        from pytest_deeplab.explain.html import write_html
+
+        write_html(data, args.html)
+    return EXIT_RAN

@@ -1,0 +1,97 @@
+"""`pytest-deeplab inspect MODEL`: the model card of a catalogue model (or a model file).
+
+MODEL is resolved exactly as `list` / `fetch` resolve names (bundled, official and the user's
+models from pyproject.toml or --config); its file comes from the cache, fetching it if needed.
+A path to a .pb / .tflite file is inspected directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+COMMAND = "inspect"
+
+
+def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        COMMAND, parents=[common],
+        help="model card: tensors, ops, parameters, multiply-adds, output stride, ASPP, decoder",
+        description="Measure a model from its graph and print its card beside the catalogue's "
+                    "published figures.",
+    )
+    parser.add_argument("models", nargs="+", metavar="MODEL",
+                        help="catalogue name or glob (see `pytest-deeplab list`), or a model file")
+    parser.add_argument("--size", type=int, default=None, metavar="N",
+                        help="measure multiply-adds at an NxN input (default: the graph's crop)")
+    parser.add_argument("--json", action="store_true", help="print the cards as JSON")
+    parser.add_argument("--compare-with", default=None, metavar="NAME",
+                        help="show this catalogue entry's published figures beside the measured")
+
+
+def _file_model(path: Path) -> Any:
+    from pytest_deeplab.catalogue.zoo import ModelSpec
+
+    fmt = "tflite" if path.suffix == ".tflite" else (
+        "saved_model" if path.is_dir() else "frozen_graph")
+    return ModelSpec(name=path.name, format=fmt, label_set="pascal",
+                     input_size=257 if fmt == "tflite" else 513, source="user", path=path)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pytest_deeplab.catalogue.zoo import CatalogueError, ModelSpec
+    from pytest_deeplab.cli.main import options_from_args
+    from pytest_deeplab.fetching.fetch import FetchError
+    from pytest_deeplab.modelcard.card import build_card, render_text
+    from pytest_deeplab.runtime.base import ModelLoadError
+    from pytest_deeplab.runtime.inspection import inspect_model
+    from pytest_deeplab.session import DeepLabSession
+
+    if args.size is not None and args.size < 16:
+        print("pytest-deeplab inspect: --size must be at least 16 pixels", file=sys.stderr)
+        return 2
+    files = [Path(m) for m in args.models if Path(m).exists()]
+    names = [m for m in args.models if not Path(m).exists()]
+    try:
+        session = DeepLabSession(options_from_args(args, ",".join(names) or "all"))
+        models: list[tuple[ModelSpec, Path | None]] = [
+            (m, None) for m in (session.selected if names else [])]
+        models += [(_file_model(p), p) for p in files]
+        compare = None
+        if args.compare_with:
+            (compare,) = session.catalogue.select(args.compare_with)[:1]
+    except CatalogueError as exc:
+        message = str(exc).replace("--deeplab-models: ", "")
+        print(f"pytest-deeplab inspect: {message}", file=sys.stderr)
+        return 2
+    official = session.catalogue.by_source("official")
+
+    cards, failed = [], 0
+    for model, direct in models:
+        try:
+            path = direct or session.model_file(model)
+            measured = inspect_model(
+                path, model.format, input_tensor=model.input_tensor,
+                output_tensor=model.output_tensor, size=args.size,
+                default_size=model.input_size,
+            )
+        except (FetchError, OSError) as exc:
+            failed += 1
+            print(f"pytest-deeplab inspect: {model.name}: the model file is not available: "
+                  f"{exc}. `pytest-deeplab fetch {model.name}` gets it.", file=sys.stderr)
+            continue
+        except ModelLoadError as exc:
+            failed += 1
+            where = "" if direct else f"{model.name}: "
+            print(f"pytest-deeplab inspect: {where}{exc}", file=sys.stderr)
+            continue
+        cards.append(build_card(model, measured, official, compare))
+
+    if args.json:
+        print(json.dumps([card.to_dict() for card in cards], indent=2))
+    else:
+        print("\n".join(render_text(card) for card in cards), end="")
+    return 1 if failed else 0

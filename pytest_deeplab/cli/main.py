@@ -1,0 +1,142 @@
+"""The `pytest-deeplab` command: `list` the catalogue, `fetch` models into the cache.
+
+It reads the same configuration as the plugin (the rootdir's pyproject.toml or --config) so a
+CI image can be pre-warmed with exactly the models the suite will ask for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pytest_deeplab.catalogue.zoo import Catalogue, CatalogueError, ModelSpec
+from pytest_deeplab.options import DeepLabOptions
+from pytest_deeplab.session import DeepLabSession
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pytest-deeplab", description="DeepLab model catalogue and cache for pytest-deeplab"
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--rootdir", type=Path, default=Path.cwd(),
+                        help="project folder whose pyproject.toml is read (default: here)")
+    common.add_argument("--config", type=Path, default=None,
+                        help="TOML with [tool.pytest-deeplab] tables")
+    common.add_argument("--cache-dir", type=Path, default=None,
+                        help="model cache (env PYTEST_DEEPLAB_CACHE)")
+    common.add_argument("--mirror", action="append", default=[], metavar="URL|DIR",
+                        help="mirror tried before the official URL (repeatable)")
+    common.add_argument("--offline", action="store_true", help="never touch the network")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", parents=[common], help="every model known, and what is cached")
+    fetch = commands.add_parser("fetch", parents=[common], help="download models into the cache")
+    fetch.add_argument("models", nargs="+", help="names, globs, all, official, user")
+    fetch.add_argument("--update-lock", action="store_true",
+                       help="accept archives whose checksum differs from deeplab-zoo.lock")
+    for module in _command_modules():
+        module.add_parser(commands, common)
+    return parser
+
+
+def _command_modules() -> list[Any]:
+    """Subcommands that live in their own modules (each has `add_parser` and `run`)."""
+    import importlib
+
+    return [importlib.import_module(name) for name in EXTRA_COMMANDS]
+
+
+# Each module exposes add_parser(subparsers, common) and run(args) -> exit code; the subcommand's
+# name is the module's COMMAND.
+EXTRA_COMMANDS: tuple[str, ...] = (
+    "pytest_deeplab.cli.gate", "pytest_deeplab.cli.compare", "pytest_deeplab.cli.inspect",
+    "pytest_deeplab.cli.report", "pytest_deeplab.cli.envs", "pytest_deeplab.cli.explain",
+    "pytest_deeplab.cli.merge",
+)
+
+
+def options_from_args(args: argparse.Namespace, models: str) -> DeepLabOptions:
+    """Plugin settings from the subcommands' shared options (list, fetch, inspect)."""
+    cache = args.cache_dir or os.environ.get("PYTEST_DEEPLAB_CACHE")
+    return DeepLabOptions(
+        rootdir=args.rootdir.resolve(),
+        models=models,
+        update_golden=None,
+        golden_dir=args.rootdir / "deeplab-golden",
+        cache_dir=Path(cache) if cache else None,
+        mirrors=list(args.mirror),
+        offline=args.offline,
+        update_lock=getattr(args, "update_lock", False),
+        config_file=args.config.resolve() if args.config else None,
+    )
+
+
+def _is_cached(session: DeepLabSession, model: ModelSpec) -> str:
+    """'yes', 'local' (a file of the user's) or 'no', without touching the network."""
+    from pytest_deeplab.fetching.fetch import Artifact, FetchSettings, cached, default_cache_dir
+
+    if model.path is not None and not str(model.path).endswith((".tar.gz", ".tgz")):
+        return "local" if model.path.exists() else "missing"
+    artifact = Artifact(model.name, model.path.name if model.path else model.filename,
+                        model.url or "", model.member, model.sha256, model.sha384, model.size)
+    settings = FetchSettings(cache_dir=session.options.cache_dir or default_cache_dir(),
+                             mirrors=[], offline=True)
+    return "yes" if cached(artifact, settings) else "no"
+
+
+def _list(catalogue: Catalogue, session: DeepLabSession) -> int:
+    header = ("name", "source", "format", "labels", "input", "backbone", "OS", "published mIOU",
+              "MAdds", "size", "cached")
+    rows = [header]
+    for model in catalogue.models.values():
+        f = model.facts
+        size = str(model.input_size or "file")  # TF Lite: the size its file declares
+        rows.append((
+            model.name, model.source, model.format, model.label_set, size,
+            f.backbone, str(f.eval_output_stride or ""), f.published_miou, f.multiply_adds,
+            f.file_size, _is_cached(session, model),
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    print(f"\n{len(catalogue.models)} models; datasets: {', '.join(catalogue.datasets) or 'none'}")
+    return 0
+
+
+def _fetch(session: DeepLabSession) -> int:
+    from pytest_deeplab.fetching.fetch import FetchError
+
+    failed = 0
+    for model in session.selected:
+        try:
+            path = session.model_file(model)
+        except (FetchError, OSError) as exc:
+            failed += 1
+            print(f"FAILED {model.name}: {exc}", file=sys.stderr)
+        else:
+            print(f"ok     {model.name}: {path}")
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    for module in _command_modules():
+        if args.command == module.COMMAND:
+            return int(module.run(args))
+    spec = ",".join(args.models) if args.command == "fetch" else "all"
+    try:
+        session = DeepLabSession(options_from_args(args, spec))
+    except CatalogueError as exc:
+        print(f"pytest-deeplab: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "list":
+        return _list(session.catalogue, session)
+    return _fetch(session)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Verdicts: pass / slower within threshold / FAIL / INCONCLUSIVE, with the family-wise error held.
+
+Every (model, gated metric) pair is one hypothesis "B/A is at most the threshold". Sampling
+stops each one at the Bonferroni level alpha/m (gate_sampling); at the end Holm's step-down
+procedure runs over all m anytime-valid p-values, so the chance that a run raises *any* false
+FAIL stays at most alpha = 1 - confidence, whatever the dependence between models. A metric
+that is neither shown above nor below its threshold when the budget runs out is INCONCLUSIVE:
+the run could not tell, and says so instead of passing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pytest_deeplab.gate.results import ERROR, FAIL, INCONCLUSIVE, ModelOutcome
+from pytest_deeplab.gate.sequential import Bounds, holm
+from pytest_deeplab.gate.settings import GateSettings
+
+METRIC_LABEL = {"latency": "latency B/A", "cpu": "CPU time B/A"}
+
+
+def family_size(settings: GateSettings, models: int) -> int:
+    return max(1, models * len(settings.gated_metrics))
+
+
+def decide(outcomes: Sequence[ModelOutcome], settings: GateSettings) -> None:
+    """Holm across every tested hypothesis, then each model's verdict."""
+    alpha = 1 - settings.confidence
+    tested = [(m, metric) for m in outcomes if m.error is None for metric in m.p_fail]
+    rejected = holm([m.p_fail[metric] for m, metric in tested], alpha)
+    above: dict[str, set[str]] = {m.name: set() for m in outcomes}
+    for (m, metric), reject in zip(tested, rejected):
+        if reject:
+            above[m.name].add(metric)
+    for m in outcomes:
+        judge(m, settings, above[m.name])
+
+
+def _bounds_text(b: Bounds | None) -> str:
+    return "-" if b is None else f"{b.ratio:.3f} [{b.low:.3f}, {b.high:.3f}]"
+
+
+def judge(outcome: ModelOutcome, settings: GateSettings, above: set[str]) -> None:
+    """Set the verdict; `above` holds the metrics Holm declared above their threshold."""
+    reasons = outcome.reasons
+    if outcome.error is not None:
+        reasons.append(f"could not run: {outcome.error}")
+        outcome.verdict, outcome.failed = ERROR, True
+        return
+    worst = outcome.worst_agreement
+    if worst is None:
+        reasons.append("no images to compare masks on")
+    elif worst < outcome.min_agreement:
+        bad = [k for k, v in outcome.agreement.items() if v < outcome.min_agreement]
+        reasons.append(f"masks agree {worst:.4%} < min_agreement {outcome.min_agreement:.4%} "
+                       f"on {', '.join(bad)}")
+    thresholds = {"latency": settings.threshold,
+                  "cpu": settings.cpu_threshold or settings.threshold}
+    shown = {"latency": outcome.ratio, "cpu": outcome.cpu_ratio}
+    for metric in settings.gated_metrics:
+        if metric in above:
+            reasons.append(f"{METRIC_LABEL[metric]} {_bounds_text(shown[metric])} lies above "
+                           f"{thresholds[metric]:.2f} (p = {outcome.p_fail[metric]:.2g}, Holm "
+                           f"over the run at {1 - settings.confidence:.0%})")
+    outcome.failed = bool(reasons)  # no images to compare on fails closed too
+    undecided = [m for m in settings.gated_metrics
+                 if m not in above and not outcome.cleared.get(m, False)]
+    if outcome.failed:
+        outcome.verdict = FAIL
+    elif undecided:
+        outcome.inconclusive = True
+        outcome.verdict = INCONCLUSIVE
+        for metric in undecided:
+            reasons.append(
+                f"{METRIC_LABEL[metric]} {_bounds_text(shown[metric])} still straddles "
+                f"{thresholds[metric]:.2f} after {outcome.rounds} rounds "
+                f"({outcome.sampling_seconds:.0f} s; stopped: {outcome.stopped}): "
+                "rerun with a larger --max-seconds on a quieter machine")
+    else:
+        ratio = outcome.ratio
+        assert ratio is not None
+        if ratio.low > 1.0:
+            outcome.verdict = "pass (slower, within threshold)"
+        elif ratio.high < 1.0:
+            outcome.verdict = "pass (faster)"
+        else:
+            outcome.verdict = "pass (no significant change)"
