@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_deeplab.fetching.cache import sha256_file
 from pytest_deeplab.fetching.fetch import Artifact, FetchSettings, cached, fetch
+from pytest_deeplab.files import sha256_file
 
 SIZE = 200 * 1024 * 1024
 

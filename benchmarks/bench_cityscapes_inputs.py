@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pytest_deeplab.data.images import demo_resize, load_label
+from pytest_deeplab.data.images import demo_resize
+from pytest_deeplab.data.labels import load_label
 from pytest_deeplab.data.labelsets import CITYSCAPES_COLOURS, get_label_set
 
 ROUNDS = 15

@@ -121,7 +121,7 @@ def measure(model: str, graph: Path, image: Path, size: int, tmp: Path) -> dict[
 def test_bundled_model(tmp_path: Path) -> None:
     import tarfile
 
-    from pytest_deeplab.catalogue.zoo import fixtures_dir
+    from pytest_deeplab.catalogue.bundled import fixtures_dir
 
     archive = fixtures_dir() / "models" / f"{BUNDLED_GRAPH}.tar.gz"
     with tarfile.open(archive) as tar:

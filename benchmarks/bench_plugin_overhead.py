@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pytest_deeplab.catalogue.zoo import fixtures_dir
+from pytest_deeplab.catalogue.bundled import fixtures_dir
 from pytest_deeplab.data.images import demo_resize, load_rgb
 from pytest_deeplab.runtime import load_predictor
 from pytest_deeplab.runtime.frozen_graph import read_graph_def

@@ -1,16 +1,19 @@
-"""Errors whose message is already the whole story for a user (no traceback needed)."""
+"""The project's error types that every layer may raise: a leaf module, importing nothing of ours.
+
+`DeepLabError` marks an error whose message is already the whole story for a user (what is wrong,
+in which file, and the fix), so the plugin shows it without a traceback: a usage error before
+the run, or the failure of the one model it concerns.
+"""
 
 from __future__ import annotations
 
-from pytest_deeplab.catalogue.zoo import CatalogueError
-from pytest_deeplab.data.images import ImageError
-from pytest_deeplab.fetching.fetch import FetchError
-from pytest_deeplab.golden.store import GoldenError
-from pytest_deeplab.runtime.base import ModelLoadError
 
-FRIENDLY_ERRORS: tuple[type[BaseException], ...] = (
-    CatalogueError, FetchError, GoldenError, ImageError, ModelLoadError,
-)
+class DeepLabError(Exception):
+    """Base of the errors a user can act on from the message alone."""
+
+
+FRIENDLY_ERRORS: tuple[type[BaseException], ...] = (DeepLabError,)
+"""What the plugin turns into a usage error or a model's own failure, without a traceback."""
 
 
 class DeepLabFailure(AssertionError):

@@ -17,7 +17,7 @@ import pytest
 if TYPE_CHECKING:  # numpy, Pillow and the catalogue load when a fixture is used, not at startup
     import numpy as np
 
-    from pytest_deeplab.catalogue.zoo import ModelSpec
+    from pytest_deeplab.catalogue.specs import ModelSpec
     from pytest_deeplab.data.labelsets import LabelSet
 
 

@@ -16,19 +16,16 @@ from typing import Any
 import numpy as np
 
 from pytest_deeplab import __version__
+from pytest_deeplab.catalogue.bundled import fixtures_dir
 from pytest_deeplab.catalogue.config import load_config_file
-from pytest_deeplab.catalogue.zoo import (
-    Catalogue,
-    CatalogueError,
-    DatasetSpec,
-    ModelSpec,
-    build_catalogue,
-    fixtures_dir,
-)
+from pytest_deeplab.catalogue.selection import Catalogue, build_catalogue
+from pytest_deeplab.catalogue.specs import CatalogueError, DatasetSpec, ModelSpec
 from pytest_deeplab.data.formats import is_image_file
-from pytest_deeplab.data.images import demo_resize, find_pairs, load_rgb
+from pytest_deeplab.data.images import demo_resize, load_rgb
+from pytest_deeplab.data.labels import find_pairs
 from pytest_deeplab.data.labelsets import LabelSet, get_label_set
-from pytest_deeplab.golden.store import GoldenStore, check_golden_name, sha256_file
+from pytest_deeplab.files import sha256_file
+from pytest_deeplab.golden.store import GoldenStore, check_golden_name
 from pytest_deeplab.options import DeepLabOptions
 
 LOCK_FILE = "deeplab-zoo.lock"

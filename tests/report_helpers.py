@@ -10,14 +10,17 @@ import numpy as np
 import pytest
 from conftest import FIXTURES, deeplab_toml
 
-from pytest_deeplab.data.images import demo_resize, load_label, load_rgb, resize_mask
+from pytest_deeplab.data.images import demo_resize, load_rgb
+from pytest_deeplab.data.labels import load_label
 from pytest_deeplab.data.labelsets import LabelSet, get_label_set
+from pytest_deeplab.data.masks import resize_mask
 from pytest_deeplab.golden.store import Golden
 from pytest_deeplab.options import DeepLabOptions
 from pytest_deeplab.report.collect import OutcomeLog, record_mask, record_miou
 from pytest_deeplab.session import DeepLabSession
-from pytest_deeplab.verdicts.checks import MaskThresholds, compare_masks, miou_result
+from pytest_deeplab.verdicts.masks import MaskThresholds, compare_masks
 from pytest_deeplab.verdicts.metrics import confusion_matrix
+from pytest_deeplab.verdicts.miou import miou_result
 
 MODEL = "street-model"
 OTHER = "quiet-model"

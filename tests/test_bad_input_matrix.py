@@ -26,7 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from pytest_deeplab.data.images import ImageError, demo_resize, load_label, load_rgb
+from pytest_deeplab.data.images import ImageError, demo_resize, load_rgb
+from pytest_deeplab.data.labels import load_label
 from pytest_deeplab.data.labelsets import get_label_set
 
 MODEL = "my-small"

@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 from zoo_server import ZooServer, graph_bytes, zoo_tarball
 
-from pytest_deeplab.catalogue.zoo import FORMATS, OFFICIAL_MODELS, ModelSpec
+from pytest_deeplab.catalogue.official import OFFICIAL_MODELS
+from pytest_deeplab.catalogue.specs import FORMATS, ModelSpec
 from pytest_deeplab.data.labelsets import get_label_set
-from pytest_deeplab.modelcard.card import parse_billions
+from pytest_deeplab.modelcard.card import comparable_billions
 
 SCRIPT = Path(sys.executable).with_name("pytest-deeplab")
 BY_NAME = {m.name: m for m in OFFICIAL_MODELS}
@@ -65,19 +66,19 @@ QUANTIZED = {
     "mobilenetv2_coco_voc_trainaug_8bit": (
         "deeplabv3_mnv2_pascal_train_aug_8bit_2019_04_26", "frozen_graph",
         "frozen_inference_graph.pb", "ImageTensor:0", "SemanticPredictions:0",
-        "74.26% (val)", "2.75B", "24MB"),
+        "74.26% (val)", 2.75e9, "24MB"),
     "mobilenetv2_coco_voc_trainaug_8bit_tflite": (
         "deeplabv3_mnv2_pascal_train_aug_8bit_2019_04_26", "tflite",
         "frozen_inference_graph.tflite", "MobilenetV2/MobilenetV2/input", "ArgMax",
-        "74.26% (val)", "2.75B", "2.2MB"),
+        "74.26% (val)", 2.75e9, "2.2MB"),
     "mobilenetv2_dm05_coco_voc_trainaug_8bit": (
         "deeplabv3_mnv2_dm05_pascal_train_aug_8bit_2019_04_26", "frozen_graph",
         "frozen_inference_graph.pb", "ImageTensor:0", "SemanticPredictions:0",
-        "69.65% (val)", "0.88B", "8.2MB"),
+        "69.65% (val)", 0.88e9, "8.2MB"),
     "mobilenetv2_dm05_coco_voc_trainaug_8bit_tflite": (
         "deeplabv3_mnv2_dm05_pascal_train_aug_8bit_2019_04_26", "tflite",
         "frozen_inference_graph.tflite", "MobilenetV2/MobilenetV2/input", "ArgMax",
-        "69.65% (val)", "0.88B", "751.1KB"),
+        "69.65% (val)", 0.88e9, "751.1KB"),
 }
 
 
@@ -105,23 +106,24 @@ def test_each_8bit_archive_is_exposed_as_a_graph_and_as_tflite() -> None:
     ("name", "tarball", "backbone", "miou", "madds"),
     [
         ("edgetpu_deeplab_cityscapes", "edgetpu-deeplab_2020_03_09", "EdgeTPU-MobileNet 1.0",
-         "70.6% / 74.1% (val, OS 32 / 16)", "5.6B / 7.1B (OS 32 / 16)"),
+         "70.6% / 74.1% (val, OS 32 / 16)", (5.6e9, "OS 32; 7.1B at OS 16")),
         ("edgetpu_deeplab_slim_cityscapes", "edgetpu-deeplab-slim_2020_03_09",
          "EdgeTPU-MobileNet 0.75", "70.0% / 73.2% (val, OS 32 / 16)",
-         "3.5B / 4.3B (OS 32 / 16)"),
+         (3.5e9, "OS 32; 4.3B at OS 16")),
     ],
 )
 def test_the_edgetpu_cityscapes_models_take_the_archives_only_graph(
-    name: str, tarball: str, backbone: str, miou: str, madds: str
+    name: str, tarball: str, backbone: str, miou: str, madds: tuple[float, str]
 ) -> None:
     model = BY_NAME[name]
     assert model.url == f"{ZOO}{tarball}.tar.gz"
     assert (model.format, model.member) == ("frozen_graph", "*.pb")
     assert (model.label_set, model.input_size) == ("cityscapes", 2048)
     f = model.facts
-    assert (f.backbone, f.published_miou, f.multiply_adds) == (backbone, miou, madds)
+    assert (f.backbone, f.published_miou, (f.multiply_adds, f.multiply_adds_note)) == (
+        backbone, miou, madds)
     assert f.eval_output_stride is None  # published at two strides: no single one is claimed
-    assert parse_billions(f.multiply_adds) is None  # so a card never compares against one
+    assert comparable_billions(f) is None  # so a card never compares against one
 
 
 def test_cityscapes_entries_feed_full_2048_wide_frames() -> None:

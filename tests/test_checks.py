@@ -10,14 +10,10 @@ import pytest
 from PIL import Image
 
 from pytest_deeplab.data.labelsets import get_label_set
-from pytest_deeplab.verdicts.checks import (
-    CHANGED_COLOUR,
-    MaskThresholds,
-    compare_masks,
-    miou_result,
-    write_diff_image,
-)
+from pytest_deeplab.verdicts.diff_image import CHANGED_COLOUR, write_diff_image
+from pytest_deeplab.verdicts.masks import MaskThresholds, compare_masks
 from pytest_deeplab.verdicts.metrics import confusion_matrix
+from pytest_deeplab.verdicts.miou import miou_result
 
 PASCAL = get_label_set("pascal")
 BACKGROUND, AEROPLANE, PERSON = 0, 1, 15

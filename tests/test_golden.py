@@ -10,13 +10,13 @@ import pytest
 from PIL import Image
 
 from pytest_deeplab.data.labelsets import get_label_set
+from pytest_deeplab.files import sha256_file
 from pytest_deeplab.golden import store as golden_module
 from pytest_deeplab.golden.store import (
     GoldenError,
     GoldenStore,
     golden_metadata,
     mask_sha256,
-    sha256_file,
     update_command,
 )
 

@@ -13,7 +13,8 @@ import pytest
 from conftest import DeepLabPytester, SmallModel
 from PIL import Image, features
 
-from pytest_deeplab.data.images import demo_resize, find_pairs
+from pytest_deeplab.data.images import demo_resize
+from pytest_deeplab.data.labels import find_pairs
 
 MODEL = "my-small"
 

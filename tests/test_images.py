@@ -9,18 +9,10 @@ import pytest
 from PIL import Image
 
 from pytest_deeplab.data import images
-from pytest_deeplab.data.images import (
-    ImageError,
-    colorize,
-    demo_resize,
-    find_pairs,
-    load_label,
-    load_rgb,
-    read_mask_png,
-    resize_mask,
-    save_mask_png,
-)
+from pytest_deeplab.data.images import ImageError, demo_resize, load_rgb
+from pytest_deeplab.data.labels import find_pairs, load_label
 from pytest_deeplab.data.labelsets import get_label_set
+from pytest_deeplab.data.masks import colorize, read_mask_png, resize_mask, save_mask_png
 
 PASCAL = get_label_set("pascal")
 

@@ -8,9 +8,15 @@ from typing import Any
 
 import pytest
 
-from pytest_deeplab.catalogue.zoo import OFFICIAL_MODELS, ModelSpec, ZooFacts
+from pytest_deeplab.catalogue.official import OFFICIAL_MODELS
+from pytest_deeplab.catalogue.specs import ModelSpec, ZooFacts, format_madds
 from pytest_deeplab.cli.main import main
-from pytest_deeplab.modelcard.card import build_card, match_official, parse_billions, render_text
+from pytest_deeplab.modelcard.card import (
+    build_card,
+    comparable_billions,
+    match_official,
+    render_text,
+)
 from pytest_deeplab.runtime.base import ModelLoadError
 from pytest_deeplab.runtime.inspection import (
     GraphInspection,
@@ -269,11 +275,18 @@ def test_stride_from_sizes(size: int, feature: int, stride: int) -> None:
     assert stride_from_sizes(size, feature) == stride
 
 
-def test_parse_billions_skips_multi_scale_figures() -> None:
-    assert parse_billions("2.84B") == 2.84
-    assert parse_billions("0.123B") == 0.123
-    assert parse_billions("152.59B (MS)") is None
-    assert parse_billions("") is None
+def test_only_single_scale_single_stride_figures_are_compared() -> None:
+    assert comparable_billions(ZooFacts(multiply_adds=2.84e9)) == pytest.approx(2.84)
+    assert comparable_billions(ZooFacts(multiply_adds=0.123e9)) == pytest.approx(0.123)
+    assert comparable_billions(ZooFacts(multiply_adds=152.59e9, multiply_adds_note="MS")) is None
+    assert comparable_billions(ZooFacts()) is None
+
+
+def test_multiply_adds_are_shown_as_the_zoo_prints_them() -> None:
+    assert format_madds(2.75e9) == "2.75B"
+    assert format_madds(0.123e9) == "0.123B"
+    assert format_madds(3055.35e9, "MS") == "3055.35B (MS)"
+    assert format_madds(None) == ""
 
 
 def _inspection(madds: float, stride: int, size: int = 513) -> GraphInspection:
@@ -303,7 +316,7 @@ def test_a_user_model_borrows_the_figures_of_the_official_entry_it_evidently_is(
 
 def test_card_marks_published_figures_the_measurement_contradicts() -> None:
     model = ModelSpec("zoo_model", "frozen_graph", "pascal", 513, "official",
-                      facts=ZooFacts("MobileNet-v2", 16, "75%", "2.75B", "", "23MB", False,
+                      facts=ZooFacts("MobileNet-v2", 16, "75%", 2.75e9, "", "23MB", False,
                                      False))
     card = build_card(model, _inspection(2.83e9, 8))
     assert card.differences == ["output stride"]

@@ -16,8 +16,10 @@ from conftest import DeepLabPytester, SmallModel
 from PIL import Image
 
 from pytest_deeplab.catalogue.config import ConfigError, load_config_file
-from pytest_deeplab.catalogue.zoo import CatalogueError, build_catalogue
-from pytest_deeplab.data.images import ImageError, load_label
+from pytest_deeplab.catalogue.selection import build_catalogue
+from pytest_deeplab.catalogue.specs import CatalogueError
+from pytest_deeplab.data.images import ImageError
+from pytest_deeplab.data.labels import load_label
 from pytest_deeplab.data.labelsets import get_label_set
 
 PASCAL, CITYSCAPES, ADE20K = (get_label_set(n) for n in ("pascal", "cityscapes", "ade20k"))

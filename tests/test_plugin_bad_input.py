@@ -9,7 +9,7 @@ import pytest
 from conftest import DeepLabPytester, SmallModel
 from PIL import Image
 
-from pytest_deeplab.data.images import find_pairs
+from pytest_deeplab.data.labels import find_pairs
 from pytest_deeplab.session import list_images
 
 MODEL = "my-small"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from conftest import SMALL, minizoo_manifest
 
-from pytest_deeplab.catalogue.zoo import OFFICIAL_MODELS
+from pytest_deeplab.catalogue.official import OFFICIAL_MODELS
 
 SCRIPT = Path(sys.executable).with_name("pytest-deeplab")
 

@@ -12,7 +12,8 @@ from conftest import DeepLabPytester, SmallModel
 from PIL import Image
 
 from pytest_deeplab.data.labelsets import get_label_set
-from pytest_deeplab.golden.store import GoldenStore, sha256_file, update_command
+from pytest_deeplab.files import sha256_file
+from pytest_deeplab.golden.store import GoldenStore, update_command
 from pytest_deeplab.session import list_images
 
 MODEL = "my-small"

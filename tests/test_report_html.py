@@ -21,7 +21,7 @@ from pytest_deeplab.report import panels
 from pytest_deeplab.report.cards import build_cards
 from pytest_deeplab.report.collect import OutcomeLog
 from pytest_deeplab.report.html import build_context, render_report, write_report
-from pytest_deeplab.verdicts.checks import CHANGED_COLOUR
+from pytest_deeplab.verdicts.diff_image import CHANGED_COLOUR
 
 
 def decode(uri: str) -> Image.Image:

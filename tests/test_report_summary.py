@@ -7,7 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from pytest_deeplab.catalogue.zoo import build_catalogue
+from pytest_deeplab.catalogue.selection import build_catalogue
 from pytest_deeplab.report.summary import table_lines, write_summary
 from pytest_deeplab.session import ModelResults
 from pytest_deeplab.suite.latency import UNMEASURED_HINT

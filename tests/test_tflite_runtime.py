@@ -335,7 +335,7 @@ def test_a_frozen_graph_and_its_float_conversion_give_the_same_masks(
     import json
     import tarfile
 
-    from pytest_deeplab.catalogue.zoo import fixtures_dir
+    from pytest_deeplab.catalogue.bundled import fixtures_dir
     from pytest_deeplab.data.images import demo_resize, load_rgb
 
     root = fixtures_dir()

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pytest_deeplab.catalogue.zoo import (
+from pytest_deeplab.catalogue.specs import (
     FORMATS,
     CatalogueError,
     DatasetSpec,

@@ -89,7 +89,7 @@ def _file_model(path: Path, args: argparse.Namespace) -> Any:
 
 def _resolve(text: str, session: Any, args: argparse.Namespace) -> tuple[Any, Any]:
     """(ModelRef, catalogue ModelSpec or None) for a name or a file."""
-    from pytest_deeplab.catalogue.zoo import CatalogueError
+    from pytest_deeplab.catalogue.specs import CatalogueError
     from pytest_deeplab.explain.sides import ExplainError, ModelRef
 
     path = Path(text)
@@ -161,7 +161,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pytest_deeplab.catalogue.zoo import CatalogueError
+    from pytest_deeplab.catalogue.specs import CatalogueError
     from pytest_deeplab.envs.installer import InstallError
     from pytest_deeplab.envs.spec import EnvSpecError
     from pytest_deeplab.explain.render import render_text

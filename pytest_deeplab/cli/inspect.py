@@ -33,7 +33,7 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _file_model(path: Path) -> Any:
-    from pytest_deeplab.catalogue.zoo import ModelSpec
+    from pytest_deeplab.catalogue.specs import ModelSpec
 
     fmt = "tflite" if path.suffix == ".tflite" else (
         "saved_model" if path.is_dir() else "frozen_graph")
@@ -42,7 +42,7 @@ def _file_model(path: Path) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pytest_deeplab.catalogue.zoo import CatalogueError, ModelSpec
+    from pytest_deeplab.catalogue.specs import CatalogueError, ModelSpec
     from pytest_deeplab.cli.main import options_from_args
     from pytest_deeplab.fetching.fetch import FetchError
     from pytest_deeplab.modelcard.card import build_card, render_text

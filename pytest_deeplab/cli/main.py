@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_deeplab.catalogue.zoo import Catalogue, CatalogueError, ModelSpec
+from pytest_deeplab.catalogue.selection import Catalogue
+from pytest_deeplab.catalogue.specs import CatalogueError, ModelSpec, format_madds
 from pytest_deeplab.options import DeepLabOptions
 from pytest_deeplab.session import DeepLabSession
 
@@ -97,7 +98,8 @@ def _list(catalogue: Catalogue, session: DeepLabSession) -> int:
         size = str(model.input_size or "file")  # TF Lite: the size its file declares
         rows.append((
             model.name, model.source, model.format, model.label_set, size,
-            f.backbone, str(f.eval_output_stride or ""), f.published_miou, f.multiply_adds,
+            f.backbone, str(f.eval_output_stride or ""), f.published_miou,
+            format_madds(f.multiply_adds, f.multiply_adds_note),
             f.file_size, _is_cached(session, model),
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]

@@ -18,7 +18,6 @@ re-hashed once against the sha256 in the stamp and the stamp refreshed.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -28,6 +27,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from pytest_deeplab.files import sha256_file, write_text_atomically
 
 STAMP_VERSION = 1
 CACHEDIR_TAG = (
@@ -151,28 +152,9 @@ class Entry:
             os.replace(stage, self.path)
 
 
-def sha256_file(path: Path) -> str:
-    """Hash a file in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     """Write JSON so that readers see the old or the new document, never a mix."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=2, sort_keys=True)
-            out.write("\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomically(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def _write_cachedir_tag(root: Path) -> None:

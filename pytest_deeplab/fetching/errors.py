@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pytest_deeplab.errors import DeepLabError
+
 REMEDIES = (
     "point --deeplab-mirror=URL|DIR at a copy laid out like download.tensorflow.org/models/",
     "reuse a cache that has it: --deeplab-cache-dir=DIR (or env PYTEST_DEEPLAB_CACHE)",
@@ -22,7 +24,7 @@ class Attempt:
     kind: str = "missing"  # "missing" | "transient" | "integrity" | "unsafe"
 
 
-class FetchError(Exception):
+class FetchError(DeepLabError):
     """A model could not be had; the message lists every source tried and the ways to provide it."""
 
     def __init__(self, model: str, message: str, attempts: Sequence[Attempt] = ()) -> None:

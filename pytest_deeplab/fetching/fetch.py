@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from pytest_deeplab.fetching import download
-from pytest_deeplab.fetching.cache import Entry, Stamp, entry_name, sha256_file
+from pytest_deeplab.fetching.cache import Entry, Stamp, entry_name
 from pytest_deeplab.fetching.errors import (
     Attempt,
     FetchError,
@@ -38,6 +38,7 @@ from pytest_deeplab.fetching.extract import (
     member_matches,
 )
 from pytest_deeplab.fetching.lockfile import LockFileError, Pin, read_pins, write_pin
+from pytest_deeplab.files import sha256_file
 
 __all__ = [
     "Artifact",

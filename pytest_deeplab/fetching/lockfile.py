@@ -12,11 +12,11 @@ a temporary file and ``os.replace`` so a reader never sees half a file.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pytest_deeplab.files import write_text_atomically
 
 FORMAT_VERSION = 1
 COMMENT = (
@@ -57,7 +57,7 @@ def write_pin(path: Path, model: str, pin: Pin) -> None:
     if pins.get(model) == pin:
         return
     pins[model] = pin
-    _atomic_write(path, _render(pins))
+    write_text_atomically(path, _render(pins))
 
 
 def _render(pins: dict[str, Pin]) -> str:
@@ -71,17 +71,3 @@ def _render(pins: dict[str, Pin]) -> str:
     }
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; this file is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -39,7 +39,7 @@ from pytest_deeplab.gate.results import (
     ModelOutcome,
     SideSamples,
 )
-from pytest_deeplab.gate.sampling import compare_masks, measure_model
+from pytest_deeplab.gate.sampling import agreement_by_image, measure_model
 from pytest_deeplab.gate.settings import GateSettings
 from pytest_deeplab.gate.verdict import decide, family_size, judge
 from pytest_deeplab.gate.worker import PROTOCOL
@@ -47,7 +47,7 @@ from pytest_deeplab.gate.worker import PROTOCOL
 __all__ = [
     "EXIT_ERROR", "EXIT_FAIL", "EXIT_INCONCLUSIVE", "EXIT_PASS", "GateError", "GateReport",
     "GateSettings", "ModelOutcome", "Side", "SideSamples", "WorkerCommandError",
-    "WorkerProcess", "compare_masks", "decide", "judge", "render", "run_gate",
+    "WorkerProcess", "agreement_by_image", "decide", "judge", "render", "run_gate",
 ]
 
 Log = Callable[[str], None]
@@ -120,7 +120,7 @@ def _check_protocol(worker: WorkerProcess, hello: dict[str, Any]) -> None:
 
 def resolve_models(settings: GateSettings) -> list[Any]:
     """The selection, resolved as the plugin resolves it (no TensorFlow import here)."""
-    from pytest_deeplab.catalogue.zoo import CatalogueError
+    from pytest_deeplab.catalogue.specs import CatalogueError
     from pytest_deeplab.options import DeepLabOptions
     from pytest_deeplab.session import DeepLabSession
 

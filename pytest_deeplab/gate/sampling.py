@@ -84,7 +84,7 @@ def measure_model(
         outcome.sampling_seconds = time.perf_counter() - sampling_start
         masks_a, masks_b = call_both(workers, "masks", settings.load_timeout, model=name,
                                      limit=settings.max_images)
-        outcome.agreement = compare_masks(masks_a["masks"], masks_b["masks"])
+        outcome.agreement = agreement_by_image(masks_a["masks"], masks_b["masks"])
     except (WorkerCommandError, MaskMismatch) as exc:
         outcome.error = str(exc)
     finally:
@@ -114,7 +114,7 @@ def _stop_reason(settings: GateSettings, gated: Sequence[SequentialTest], rounds
     return "max rounds" if rounds >= settings.max_rounds else ""
 
 
-def compare_masks(a: list[dict[str, str]], b: list[dict[str, str]]) -> dict[str, float]:
+def agreement_by_image(a: list[dict[str, str]], b: list[dict[str, str]]) -> dict[str, float]:
     """Pixel agreement per image; an image only one side returned is a MaskMismatch."""
     from pytest_deeplab.verdicts.metrics import pixel_agreement
 

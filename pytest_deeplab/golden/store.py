@@ -23,13 +23,16 @@ from typing import Any, Optional
 import numpy as np
 
 from pytest_deeplab import __version__
-from pytest_deeplab.data.images import ImageError, read_mask_png, save_mask_png, write_atomically
+from pytest_deeplab.data.images import ImageError
 from pytest_deeplab.data.labelsets import LabelSet
+from pytest_deeplab.data.masks import read_mask_png, save_mask_png
+from pytest_deeplab.errors import DeepLabError
+from pytest_deeplab.files import write_atomically
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
-class GoldenError(ValueError):
+class GoldenError(DeepLabError, ValueError):
     """A golden file that cannot be trusted; the message names it and the command to fix it."""
 
     def __init__(self, path: Path, problem: str, model: str, image_id: str) -> None:
@@ -44,15 +47,6 @@ class GoldenError(ValueError):
 def update_command(model: str, image_id: str) -> str:
     """The command that (re)writes one golden; quoted in every golden-related failure."""
     return f"pytest --deeplab-models={model} --deeplab-update-golden -k '{model} and {image_id}'"
-
-
-def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in chunks (model files reach 440 MB)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(chunk_size), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def mask_sha256(mask: np.ndarray) -> str:

@@ -10,13 +10,12 @@ and says so. `render_text` fits 80 columns. No TensorFlow here.
 
 from __future__ import annotations
 
-import re
 import textwrap
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from pytest_deeplab.catalogue.zoo import ModelSpec, ZooFacts
+from pytest_deeplab.catalogue.specs import ModelSpec, ZooFacts, format_madds
 from pytest_deeplab.runtime.inspection import GraphInspection, describe_rates, format_count
 
 MADDS_TOLERANCE = 0.05  # measured vs published multiply-adds: closer than this agrees
@@ -44,7 +43,7 @@ class ModelCard:
         found = []
         if p.eval_output_stride and s.output_stride and p.eval_output_stride != s.output_stride:
             found.append("output stride")
-        published = parse_billions(p.multiply_adds)
+        published = comparable_billions(p)
         if (published and m.multiply_adds and m.measured_size == self.input_size
                 and abs(m.multiply_adds / 1e9 - published) > MADDS_TOLERANCE * published):
             found.append("multiply-adds")
@@ -69,13 +68,12 @@ class ModelCard:
         }
 
 
-def parse_billions(text: str) -> float | None:
-    """'2.84B' -> 2.84; multi-scale figures ('152.59B (MS)'), figures published for two output
-    strides ('5.6B / 7.1B (OS 32 / 16)') and blanks -> None."""
-    if not text or "MS" in text or "/" in text:
+def comparable_billions(facts: ZooFacts) -> float | None:
+    """The published multiply-adds in billions when one graph run can match them: multi-scale
+    figures ("MS") and figures published for two output strides carry a note and are left out."""
+    if facts.multiply_adds is None or facts.multiply_adds_note:
         return None
-    match = re.match(r"\s*([0-9.]+)\s*B", text)
-    return float(match.group(1)) if match else None
+    return facts.multiply_adds / 1e9
 
 
 def _has_facts(facts: ZooFacts) -> bool:
@@ -120,7 +118,7 @@ def match_official(
     madds, stride = measured.multiply_adds, measured.structure.output_stride
     best: tuple[float, ModelSpec] | None = None
     for entry in official:
-        published = parse_billions(entry.facts.multiply_adds)
+        published = comparable_billions(entry.facts)
         if (published is None or madds is None or entry.label_set != model.label_set
                 or entry.facts.eval_output_stride != stride
                 or entry.input_size != measured.measured_size):
@@ -187,7 +185,8 @@ def render_text(card: ModelCard) -> str:
     at = f" @{m.measured_size}" if m.measured_size else ""
     os_note = f" (OS {p.eval_output_stride})" if p.eval_output_stride else ""
     rows.append(("multiply-adds", f"{format_count(m.multiply_adds)}{at}",
-                 f"{p.multiply_adds}{os_note}" if p.multiply_adds else ""))
+                 f"{format_madds(p.multiply_adds, p.multiply_adds_note)}{os_note}"
+                 if p.multiply_adds else ""))
     deepest = f" ({s.deepest[0]}x{s.deepest[1]} of {s.network_input})" if s.deepest else ""
     rows.append(("output stride", f"{s.output_stride or '-'}{deepest}",
                  str(p.eval_output_stride or "")))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_deeplab.catalogue.zoo import ModelSpec, ZooFacts
+from pytest_deeplab.catalogue.specs import ModelSpec, ZooFacts, format_madds
 
 
 @dataclass
@@ -40,7 +40,7 @@ def published_rows(model: ModelSpec) -> list[tuple[str, str, str, bool]]:
         ("input size", str(model.input_size or "the file's"), "", False),
         ("backbone", "", f.backbone, False),
         ("output stride", "", str(f.eval_output_stride or ""), False),
-        ("multiply-adds", "", f.multiply_adds, False),
+        ("multiply-adds", "", format_madds(f.multiply_adds, f.multiply_adds_note), False),
         ("ASPP", "", _yes_no(f.aspp), False),
         ("decoder", "", _yes_no(f.decoder), False),
         ("mIOU", "", f.published_miou, False),
@@ -71,7 +71,8 @@ def measured_rows(card: Any) -> list[tuple[str, str, str, bool]]:
         ("input", "; ".join(_tensor(t) for t in m["inputs"]), "", False),
         ("output", "; ".join(_tensor(t) for t in m["outputs"]), "", False),
         ("multiply-adds", f"{format_count(m.get('multiply_adds'))}{at}",
-         f"{p['multiply_adds']}{os_note}" if p.get("multiply_adds") else "",
+         f"{format_madds(p['multiply_adds'], p.get('multiply_adds_note', ''))}{os_note}"
+         if p.get("multiply_adds") else "",
          "multiply-adds" in differs),
         ("output stride", str(s.get("output_stride") or "-"),
          str(p.get("eval_output_stride") or ""), "output stride" in differs),

@@ -22,10 +22,11 @@ import pytest
 if TYPE_CHECKING:
     import numpy as np
 
-    from pytest_deeplab.catalogue.zoo import ModelSpec
+    from pytest_deeplab.catalogue.specs import ModelSpec
     from pytest_deeplab.golden.store import Golden
     from pytest_deeplab.session import DeepLabSession
-    from pytest_deeplab.verdicts.checks import MaskComparison, MiouResult
+    from pytest_deeplab.verdicts.masks import MaskComparison
+    from pytest_deeplab.verdicts.miou import MiouResult
 
 MAX_MESSAGE = 6000
 
@@ -147,7 +148,8 @@ def record_mask(
     recorder: ReportRecorder | None = getattr(deeplab, "report", None)
     if recorder is None:
         return
-    from pytest_deeplab.data.images import load_label, resize_mask
+    from pytest_deeplab.data.labels import load_label
+    from pytest_deeplab.data.masks import resize_mask
     from pytest_deeplab.report import panels
 
     started = time.perf_counter()

@@ -351,7 +351,7 @@ def write_report(
     exitstatus: int = 0,
 ) -> Path:
     """Render the run's report and write it atomically to `path`."""
-    from pytest_deeplab.data.images import write_atomically
+    from pytest_deeplab.files import write_atomically
     from pytest_deeplab.report.cards import build_cards
 
     context = build_context(deeplab, log, cards=build_cards(deeplab, measure_cards),

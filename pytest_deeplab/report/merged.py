@@ -14,12 +14,12 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from pytest_deeplab.files import write_text_atomically
 from pytest_deeplab.report.cards import CardView, build_cards
 from pytest_deeplab.report.collect import MAX_MESSAGE, ItemOutcome, OutcomeLog, ReportRecorder
 from pytest_deeplab.report.html import build_context, render_report
 from pytest_deeplab.shards.merge import MergedRun, describe_identity
 from pytest_deeplab.shards.render import model_figures
-from pytest_deeplab.shards.results import write_text_atomically
 
 SPEC_FIELDS = ("source", "format", "label_set", "input_size", "min_agreement")
 OUTCOME_OF = {"passed": "passed", "xpassed": "passed", "failed": "failed", "error": "error",

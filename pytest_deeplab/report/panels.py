@@ -14,9 +14,9 @@ from typing import Optional
 import numpy as np
 from PIL import Image
 
-from pytest_deeplab.data.images import resize_mask
 from pytest_deeplab.data.labelsets import LabelSet
-from pytest_deeplab.verdicts.checks import CHANGED_COLOUR
+from pytest_deeplab.data.masks import resize_mask
+from pytest_deeplab.verdicts.diff_image import CHANGED_COLOUR
 
 HALO_COLOUR = (255, 214, 0)
 """Amber ring around changed pixels: a one-pixel change at a class boundary stays visible when

@@ -7,8 +7,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from pytest_deeplab.errors import DeepLabError
 
-class ModelLoadError(RuntimeError):
+
+class ModelLoadError(DeepLabError, RuntimeError):
     """A model file could not be loaded; the message names the file and what to do."""
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_deeplab.errors import DeepLabError
 from pytest_deeplab.shards.results import (
     FILE_GLOB,
     ItemResult,
@@ -36,7 +37,7 @@ SUITE_PREFIX = "deeplab::"
 WORST_FIRST = ("error", "failed", "xpassed", "passed", "xfailed", "skipped")
 
 
-class MergeError(Exception):
+class MergeError(DeepLabError):
     """The files cannot be merged into one run; `problems` names each file and shard."""
 
     def __init__(self, problems: Sequence[str]) -> None:

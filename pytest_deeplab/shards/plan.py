@@ -30,6 +30,8 @@ import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pytest_deeplab.errors import DeepLabError
+
 OPTION = "--deeplab-shard"
 LIGHT_SHARE = 0.10
 """A model costing at most this share of a job's mean load is placed by hashing alone."""
@@ -41,7 +43,7 @@ DEFAULT_COST = 1.0
 _FORM = re.compile(r"\s*([+-]?[0-9]+)\s*/\s*([+-]?[0-9]+)\s*")
 
 
-class ShardSpecError(ValueError):
+class ShardSpecError(DeepLabError, ValueError):
     """`--deeplab-shard` was given something other than K/N with 1 <= K <= N."""
 
 

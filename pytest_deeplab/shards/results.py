@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from pytest_deeplab import __version__
+from pytest_deeplab.errors import DeepLabError
+from pytest_deeplab.files import write_text_atomically
 
 SCHEMA = "pytest-deeplab-results"
 SCHEMA_VERSION = 1
@@ -27,7 +27,7 @@ FILE_GLOB = "deeplab-run-*-of-*.json"
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
 
 
-class ResultsError(Exception):
+class ResultsError(DeepLabError):
     """A results file cannot be used: its message names the file and what to do."""
 
 
@@ -124,22 +124,6 @@ def write_results(results: RunResults, directory: Path) -> Path:
     return write_text_atomically(path, json.dumps(results.to_document(), indent=1,
                                                   allow_nan=False) + "\n")
 
-
-def write_text_atomically(path: Path, text: str) -> Path:
-    """Write through a temporary file beside `path`, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)  # a CI artifact others read, not a private file
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def read_results(path: Path, project_version: str = __version__) -> RunResults:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pytest_deeplab.catalogue.zoo import ModelSpec
+from pytest_deeplab.catalogue.specs import ModelSpec
 from pytest_deeplab.errors import DeepLabFailure
 from pytest_deeplab.session import DeepLabSession, ImageRef
 

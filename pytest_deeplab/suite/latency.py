@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pytest_deeplab.catalogue.zoo import ModelSpec
+from pytest_deeplab.catalogue.specs import ModelSpec
 from pytest_deeplab.session import DeepLabSession
 
 TARGET_SECONDS = 3.0
@@ -147,7 +147,7 @@ def multiply_adds(deeplab: DeepLabSession, model: ModelSpec) -> float | None:
 def _manifest_madds(name: str) -> float | None:
     import json
 
-    from pytest_deeplab.catalogue.zoo import fixtures_dir
+    from pytest_deeplab.catalogue.bundled import fixtures_dir
 
     path = fixtures_dir() / "minizoo.json"
     try:

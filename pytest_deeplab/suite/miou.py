@@ -8,12 +8,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pytest_deeplab.catalogue.zoo import ModelSpec
-from pytest_deeplab.data.images import demo_resize, load_label, load_rgb, resize_mask
+from pytest_deeplab.catalogue.specs import ModelSpec
+from pytest_deeplab.data.images import demo_resize, load_rgb
+from pytest_deeplab.data.labels import load_label
+from pytest_deeplab.data.masks import resize_mask
 from pytest_deeplab.errors import DeepLabFailure
 from pytest_deeplab.session import DeepLabSession
-from pytest_deeplab.verdicts.checks import miou_result
 from pytest_deeplab.verdicts.metrics import confusion_matrix
+from pytest_deeplab.verdicts.miou import miou_result
 
 Record = Callable[[str, Any], None]
 
