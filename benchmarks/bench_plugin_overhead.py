@@ -37,10 +37,10 @@ import pytest
 
 from pytest_deeplab.catalogue.bundled import fixtures_dir
 from pytest_deeplab.data.images import demo_resize, load_rgb
+from pytest_deeplab.data.listing import list_images
 from pytest_deeplab.runtime import load_predictor
 from pytest_deeplab.runtime.frozen_graph import read_graph_def
 from pytest_deeplab.runtime.tf import import_tensorflow, session_config
-from pytest_deeplab.session import list_images
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_ZOO = REPO.parent / "shared" / "real-zoo"

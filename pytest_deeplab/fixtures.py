@@ -62,7 +62,7 @@ class ModelHandle:
 
 
 def _session(request: pytest.FixtureRequest) -> Any:
-    from pytest_deeplab.plugin import get_deeplab_session
+    from pytest_deeplab.stash import get_deeplab_session
 
     session = get_deeplab_session(request.config)
     if session is None:

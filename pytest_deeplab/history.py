@@ -90,7 +90,9 @@ def read_benchmark_json(path: Path) -> list[RunEntry]:
     if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
         return []
     machine = data.get("machine_info") or {}
-    run_tf = _get(machine, "deeplab", "tensorflow", "version")
+    # "version" is the key of runs saved before the identity schema was unified
+    run_tf = (_get(machine, "deeplab", "tensorflow", "tensorflow")
+              or _get(machine, "deeplab", "tensorflow", "version"))
     run_onednn = _get(machine, "deeplab", "tensorflow", "onednn")
     run_threads = _get(machine, "deeplab", "threads", "intra_op")
     entries = []

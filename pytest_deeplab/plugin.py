@@ -16,15 +16,17 @@ from pytest_deeplab.fixtures import (  # noqa: F401  (registered as fixtures by 
     deeplab_model,
     deeplab_session,
 )
-from pytest_deeplab.options import DeepLabOptions, add_options, resolve_options
+from pytest_deeplab.options import add_options, resolve_options
+from pytest_deeplab.stash import (
+    OPTIONS_KEY,
+    OUTCOMES_KEY,
+    REPORT_DONE_KEY,
+    REPORT_KEY,
+    SESSION_KEY,
+    get_deeplab_session,
+)
 from pytest_deeplab.suite.markers import MARKERS
 from pytest_deeplab.verdicts.outcomes import SuiteOutcomes
-
-OPTIONS_KEY = pytest.StashKey[DeepLabOptions]()
-SESSION_KEY = pytest.StashKey[Any]()
-OUTCOMES_KEY = pytest.StashKey[SuiteOutcomes]()
-REPORT_KEY = pytest.StashKey[Any]()  # report.collect.OutcomeLog, with --deeplab-report only
-REPORT_DONE_KEY = pytest.StashKey[str]()  # the summary's line about the report
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -57,23 +59,6 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[REPORT_KEY] = log = OutcomeLog()
         config.pluginmanager.register(log, "deeplab-report-outcomes")
 
-
-def get_deeplab_session(config: pytest.Config) -> Any:
-    """The run's DeepLabSession, built on first use; None when no models were asked for."""
-    if SESSION_KEY in config.stash:
-        return config.stash[SESSION_KEY]
-    options = config.stash[OPTIONS_KEY]
-    session = None
-    if options.models is not None:
-        from pytest_deeplab.errors import FRIENDLY_ERRORS
-        from pytest_deeplab.session import DeepLabSession
-
-        try:
-            session = DeepLabSession(options)
-        except FRIENDLY_ERRORS as exc:
-            raise pytest.UsageError(str(exc)) from None
-    config.stash[SESSION_KEY] = session
-    return session
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -176,7 +161,7 @@ def pytest_benchmark_update_machine_info(
     config: pytest.Config, machine_info: dict[str, Any]
 ) -> None:
     """Saved runs carry TF version, oneDNN flag, threads and CPU (runtime/identity.py)."""
-    from pytest_deeplab.runtime.identity import update_machine_info
+    from pytest_deeplab.suite.machine_info import update_machine_info
 
     options = config.stash.get(OPTIONS_KEY, None)
     update_machine_info(machine_info, config.stash.get(SESSION_KEY, None),

@@ -20,12 +20,12 @@ from pytest_deeplab.catalogue.bundled import fixtures_dir
 from pytest_deeplab.catalogue.config import load_config_file
 from pytest_deeplab.catalogue.selection import Catalogue, build_catalogue
 from pytest_deeplab.catalogue.specs import CatalogueError, DatasetSpec, ModelSpec
-from pytest_deeplab.data.formats import is_image_file
 from pytest_deeplab.data.images import demo_resize, load_rgb
 from pytest_deeplab.data.labels import find_pairs
 from pytest_deeplab.data.labelsets import LabelSet, get_label_set
+from pytest_deeplab.data.listing import ImageRef, list_images
 from pytest_deeplab.files import sha256_file
-from pytest_deeplab.golden.store import GoldenStore, check_golden_name
+from pytest_deeplab.golden.store import GoldenStore
 from pytest_deeplab.options import DeepLabOptions
 
 LOCK_FILE = "deeplab-zoo.lock"
@@ -33,14 +33,6 @@ LOCK_FILE = "deeplab-zoo.lock"
 
 class SelectionError(CatalogueError):
     """The selection is empty or cannot be had: a gate must not pass because nothing ran."""
-
-
-@dataclass(frozen=True)
-class ImageRef:
-    """An image the suite runs a model on; `image_id` names its golden mask and test id."""
-
-    image_id: str
-    path: Path
 
 
 @dataclass
@@ -117,11 +109,7 @@ class DeepLabSession:
         self._load_errors: dict[str, str] = {}
         self._images: dict[tuple[Path, int], np.ndarray] = {}
         self._sha256: dict[Path, str] = {}
-        self.report: Any = None  # report.collect.ReportRecorder when --deeplab-report is given
-        if options.report is not None:
-            from pytest_deeplab.report.collect import ReportRecorder
-
-            self.report = ReportRecorder()
+        self.report: Any = None  # the plugin sets a ReportRecorder under --deeplab-report
 
     # -- selection ---------------------------------------------------------------------------
 
@@ -302,11 +290,15 @@ class DeepLabSession:
 
     @cached_property
     def identity(self) -> dict[str, Any]:
-        from pytest_deeplab.runtime import runtime_identity
+        from pytest_deeplab.runtime.identity import runtime_identity
 
         ident = runtime_identity(self.options.threads, self.options.xnnpack).as_dict()
         ident["plugin_version"] = __version__
         return ident
+
+    def loaded_models(self) -> list[str]:
+        """Names of the models loaded in this process (not counting xdist workers')."""
+        return sorted(self._predictors)
 
     @property
     def any_model_loaded(self) -> bool:
@@ -382,32 +374,3 @@ class DeepLabSession:
         return self._images[key]
 
 
-def list_images(directory: Path, exclude_suffix: str = "") -> list[ImageRef]:
-    """Images in a directory (or matching a glob such as `photos/demo_*.jpg`), sorted; label
-    maps living beside them are left out."""
-    pattern = "*"
-    if any(ch in directory.name for ch in "*?["):
-        directory, pattern = directory.parent, directory.name
-    if not directory.is_dir():
-        raise CatalogueError(f"image directory {directory} does not exist")
-    refs: dict[str, ImageRef] = {}
-    for path in sorted(directory.glob(pattern)):
-        if not is_image_file(path):
-            continue
-        if exclude_suffix and path.stem.endswith(exclude_suffix):
-            continue
-        if path.stem in refs:  # scene.jpg + scene.png: one golden file and one test id for both
-            raise CatalogueError(
-                f"{path}: two images share the stem {path.stem!r} ({refs[path.stem].path.name} "
-                f"and {path.name}), so they would share one golden mask and one test id. "
-                "Rename or remove one of them."
-            )
-        try:
-            check_golden_name(path.stem, "image id")
-        except ValueError:
-            raise CatalogueError(
-                f"{path}: the name {path.stem!r} cannot name a golden mask or a test id. Rename "
-                "the image using letters, digits, '.', '_', '+', '-' (no spaces)."
-            ) from None
-        refs[path.stem] = ImageRef(path.stem, path)
-    return list(refs.values())

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, DeepLabPytester, SmallModel, minizoo_manifest
 
+from pytest_deeplab.data.listing import list_images
 from pytest_deeplab.golden.store import mask_sha256
-from pytest_deeplab.session import list_images
 
 MODELS = ("mini_mnv2_os16", "mini_deeplabv3plus")
 THREADS = 2

@@ -17,8 +17,7 @@ from pytest_deeplab.modelcard.card import (
     match_official,
     render_text,
 )
-from pytest_deeplab.runtime.base import ModelLoadError
-from pytest_deeplab.runtime.inspection import (
+from pytest_deeplab.modelcard.structure import (
     GraphInspection,
     NetNode,
     Structure,
@@ -26,6 +25,7 @@ from pytest_deeplab.runtime.inspection import (
     analyse_structure,
     stride_from_sizes,
 )
+from pytest_deeplab.runtime.base import ModelLoadError
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = REPO / "fixtures" / "minizoo.json"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -12,11 +13,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from pytest_deeplab.runtime.identity import (
-    cpu_description,
-    tensorflow_distribution,
-    update_machine_info,
-)
+from pytest_deeplab.suite.machine_info import cpu_description, update_machine_info
+
+
+@pytest.fixture(scope="module")
+def installed_tf() -> str:
+    """TensorFlow's own word for its version (a separate process imports it)."""
+    done = subprocess.run([sys.executable, "-c", "import tensorflow as tf; print(tf.__version__)"],
+                          capture_output=True, text=True, timeout=300, check=True)
+    return done.stdout.strip().splitlines()[-1]
 
 CPUINFO = """processor	: 0
 vendor_id	: GenuineIntel
@@ -29,10 +34,10 @@ flags		: fpu
 """
 
 
-def test_no_tensorflow_import_just_for_the_record() -> None:
+def test_no_tensorflow_import_just_for_the_record(installed_tf: str) -> None:
     code = textwrap.dedent("""
         import json, sys
-        from pytest_deeplab.runtime.identity import update_machine_info
+        from pytest_deeplab.suite.machine_info import update_machine_info
         info = {}
         update_machine_info(info, None, 2)
         print(json.dumps({"info": info, "tf_imported": "tensorflow" in sys.modules}))
@@ -42,13 +47,15 @@ def test_no_tensorflow_import_just_for_the_record() -> None:
     result = json.loads(done.stdout)
     assert result["tf_imported"] is False
     block = result["info"]["deeplab"]
-    assert block["tensorflow"]["version"] == tensorflow_distribution()[1]
+    assert block["tensorflow"]["tensorflow"] == installed_tf
     assert block["tensorflow"]["imported"] is False
-    assert block["tensorflow"]["onednn_source"] in ("default", "TF_ENABLE_ONEDNN_OPTS")
+    if "TF_ENABLE_ONEDNN_OPTS" not in os.environ:  # only an imported TensorFlow can say
+        assert block["tensorflow"]["onednn"] is None
+        assert block["tensorflow"]["onednn_source"].startswith("default (unknown")
     assert block["threads"]["intra_op"] == 2 and block["threads"]["inter_op"] == 1
     assert block["numpy"] == np.__version__
     assert block["python"] == ".".join(map(str, sys.version_info[:3]))
-    assert result["info"]["tensorflow"] == block["tensorflow"]["version"]
+    assert result["info"]["tensorflow"] == installed_tf
 
 
 def test_a_session_that_loaded_a_model_is_asked(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -56,15 +63,15 @@ def test_a_session_that_loaded_a_model_is_asked(monkeypatch: pytest.MonkeyPatch)
     identity = {"tensorflow": "2.99.0", "tensorflow_git": "v2.99.0-0-gabc",
                 "tflite_runtime": "tf.lite"}
     session = SimpleNamespace(
-        any_model_loaded=True, options=SimpleNamespace(threads=1), _predictors={"m": object()},
+        any_model_loaded=True, options=SimpleNamespace(threads=1), loaded_models=lambda: ["m"],
         run_identity=lambda: identity,  # this process's TF, or an xdist worker's
     )
     info: dict[str, object] = {}
     update_machine_info(info, session)
     block = info["deeplab"]
     assert isinstance(block, dict)
-    assert block["tensorflow"]["version"] == "2.99.0"
-    assert block["tensorflow"]["git_version"] == "v2.99.0-0-gabc"
+    assert block["tensorflow"]["tensorflow"] == "2.99.0"
+    assert block["tensorflow"]["tensorflow_git"] == "v2.99.0-0-gabc"
     assert block["tensorflow"]["onednn"] is False
     assert block["tensorflow"]["onednn_source"] == "TF_ENABLE_ONEDNN_OPTS"
     assert block["threads"]["intra_op"] == 1
@@ -86,12 +93,13 @@ def test_cpu_from_py_cpuinfo_when_pytest_benchmark_has_it(tmp_path: Path) -> Non
     assert cpu["model"] == "AMD EPYC 7B13" and cpu["simd_flags"] == ["avx2", "fma"]
 
 
-def test_saved_runs_carry_the_identity(pytester: pytest.Pytester) -> None:
+def test_saved_runs_carry_the_identity(pytester: pytest.Pytester, installed_tf: str) -> None:
     pytester.makepyfile("def test_speed(benchmark):\n    benchmark(lambda: None)\n")
-    result = pytester.runpytest_subprocess("--benchmark-json=out.json", "-p", "no:cacheprovider")
+    out = pytester.path / "out.json"
+    result = pytester.runpytest_subprocess(f"--benchmark-json={out}", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
-    saved = json.loads((pytester.path / "out.json").read_text())
+    saved = json.loads(out.read_text())
     block = saved["machine_info"]["deeplab"]
-    assert block["tensorflow"]["version"] == tensorflow_distribution()[1]
+    assert block["tensorflow"]["tensorflow"] == installed_tf
     assert block["tensorflow"]["imported"] is False  # nothing was loaded: TF stayed out
     assert "simd_flags" in block["cpu"] and block["numpy"] == np.__version__

@@ -10,7 +10,7 @@ from conftest import DeepLabPytester, SmallModel
 from PIL import Image
 
 from pytest_deeplab.data.labels import find_pairs
-from pytest_deeplab.session import list_images
+from pytest_deeplab.data.listing import list_images
 
 MODEL = "my-small"
 

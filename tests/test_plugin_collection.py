@@ -10,7 +10,7 @@ import textwrap
 import pytest
 from conftest import SMALL, DeepLabPytester, minizoo_manifest
 
-from pytest_deeplab.session import list_images
+from pytest_deeplab.data.listing import list_images
 
 OPTIONS = (
     "--deeplab-models=SPEC",

@@ -12,9 +12,9 @@ from conftest import DeepLabPytester, SmallModel
 from PIL import Image
 
 from pytest_deeplab.data.labelsets import get_label_set
+from pytest_deeplab.data.listing import list_images
 from pytest_deeplab.files import sha256_file
 from pytest_deeplab.golden.store import GoldenStore, update_command
-from pytest_deeplab.session import list_images
 
 MODEL = "my-small"
 

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from conftest import COUNT_LOADS, SMALL, DeepLabPytester, SmallModel, minizoo_manifest
 
-from pytest_deeplab.session import list_images
+from pytest_deeplab.data.listing import list_images
 
 
 def small_entry() -> dict[str, object]:

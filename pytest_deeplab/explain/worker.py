@@ -49,7 +49,8 @@ class ExplainWorker(gate_worker.Worker):
     def cmd_explain_open(self, request: dict[str, Any]) -> dict[str, Any]:
         import numpy as np
 
-        from pytest_deeplab.runtime.intermediates import onednn_active, open_intermediates
+        from pytest_deeplab.runtime.identity import onednn_active
+        from pytest_deeplab.runtime.intermediates import open_intermediates
 
         image = np.load(request["image"], allow_pickle=False)
         self.run = open_intermediates(

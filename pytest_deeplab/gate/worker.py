@@ -86,7 +86,7 @@ class Worker:
         return {"models": [m.name for m in self.session.selected]}
 
     def cmd_identity(self, request: dict[str, Any]) -> dict[str, Any]:
-        from pytest_deeplab.runtime import runtime_identity
+        from pytest_deeplab.runtime.identity import runtime_identity
 
         threads = self.session.options.threads if self.session else None
         return {"identity": runtime_identity(threads).as_dict()}
@@ -100,7 +100,7 @@ class Worker:
         raise KeyError(f"model {name!r} was not selected at setup")
 
     def cmd_load(self, request: dict[str, Any]) -> dict[str, Any]:
-        from pytest_deeplab.suite.collectors import first_image
+        from pytest_deeplab.suite.inputs import first_image
 
         model = self._model(request["model"])
         start = time.perf_counter()

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pytest_deeplab.catalogue.specs import ModelSpec, ZooFacts, format_madds
-from pytest_deeplab.runtime.inspection import GraphInspection, describe_rates, format_count
+from pytest_deeplab.modelcard.structure import GraphInspection, describe_rates, format_count
 
 MADDS_TOLERANCE = 0.05  # measured vs published multiply-adds: closer than this agrees
 MATCH_TOLERANCE = 0.015  # a user model borrows an official entry's figures within this

@@ -52,7 +52,7 @@ def published_rows(model: ModelSpec) -> list[tuple[str, str, str, bool]]:
 
 def measured_rows(card: Any) -> list[tuple[str, str, str, bool]]:
     """The card's key figures, measured beside published (`ModelCard.to_dict()`)."""
-    from pytest_deeplab.runtime.inspection import describe_rates, format_count
+    from pytest_deeplab.modelcard.structure import describe_rates, format_count
 
     data = card.to_dict()
     m, p, s = data["measured"], data["published"], data["measured"]["structure"]

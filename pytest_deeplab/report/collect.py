@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 import pytest
 
@@ -23,12 +23,23 @@ if TYPE_CHECKING:
     import numpy as np
 
     from pytest_deeplab.catalogue.specs import ModelSpec
+    from pytest_deeplab.data.labelsets import LabelSet
     from pytest_deeplab.golden.store import Golden
-    from pytest_deeplab.session import DeepLabSession
     from pytest_deeplab.verdicts.masks import MaskComparison
     from pytest_deeplab.verdicts.miou import MiouResult
 
 MAX_MESSAGE = 6000
+
+
+class ReportSource(Protocol):
+    """What the records need of the run's session (kept abstract: the session does not import
+    this module, and this module does not import the session)."""
+
+    report: ReportRecorder | None
+
+    def labelled_pairs(self, model: ModelSpec) -> list[tuple[Path, Path]]: ...
+
+    def label_set(self, model: ModelSpec) -> LabelSet: ...
 
 
 @dataclass
@@ -116,7 +127,7 @@ class ReportRecorder:
         for miou in data.get("mious", []):
             self.add_miou(MiouRecord(**miou))
 
-    def truth_label(self, deeplab: DeepLabSession, model: ModelSpec,
+    def truth_label(self, deeplab: ReportSource, model: ModelSpec,
                     image_path: Optional[Path]) -> Optional[Path]:
         """The ground-truth label of this very image in the model's dataset, if it has one."""
         if image_path is None:
@@ -131,7 +142,7 @@ class ReportRecorder:
 
 
 def record_mask(
-    deeplab: DeepLabSession,
+    deeplab: ReportSource,
     model: ModelSpec,
     image_id: str,
     status: str,
@@ -201,7 +212,7 @@ def record_mask(
     recorder.add_mask(record)
 
 
-def record_miou(deeplab: DeepLabSession, model: ModelSpec, result: MiouResult,
+def record_miou(deeplab: ReportSource, model: ModelSpec, result: MiouResult,
                 threshold: Optional[float], passed: bool) -> None:
     recorder: ReportRecorder | None = getattr(deeplab, "report", None)
     if recorder is None:

@@ -207,7 +207,7 @@ def model_view(deeplab: Any, model: Any, recorder: Any, log: OutcomeLog) -> Mode
 
 
 def run_identity(deeplab: Any) -> list[tuple[str, str]]:
-    from pytest_deeplab.runtime.identity import cpu_description
+    from pytest_deeplab.suite.machine_info import cpu_description
 
     rows: list[tuple[str, str]] = []
     if deeplab.any_model_loaded:
@@ -222,10 +222,10 @@ def run_identity(deeplab: Any) -> list[tuple[str, str]]:
         if ident.get("tflite_runtime"):
             rows.append(("TF Lite runtime", str(ident["tflite_runtime"])))
     else:  # nothing ran here: what is installed and set, without importing TensorFlow
-        from pytest_deeplab.runtime.identity import tensorflow_identity
+        from pytest_deeplab.runtime.identity import installed_identity
 
-        tf = tensorflow_identity()
-        rows.append(("TensorFlow", f"{tf['version'] or 'not installed'} installed; "
+        tf = installed_identity()
+        rows.append(("TensorFlow", f"{tf['tensorflow'] or 'not installed'} installed; "
                                    "not loaded (no model ran)"))
         onednn = {True: "on", False: "off", None: "n/a"}[tf.get("onednn")]
         rows.append(("oneDNN", f"{onednn} ({tf.get('onednn_source') or 'default'})"))

@@ -1,29 +1,72 @@
-"""Run identity for saved benchmark runs (`pytest_benchmark_update_machine_info`).
+"""Which TensorFlow runs the models, in the one schema every record uses.
 
-pytest-benchmark's machine_info says which computer and Python ran a benchmark, not which
-TensorFlow: two runs under TF 2.15 and 2.21 on one machine look alike. This adds a `deeplab`
-block — TensorFlow version and git build, the oneDNN flag and where it came from, thread
-settings, CPU model and the SIMD flags oneDNN dispatches on, numpy and Python — and a top-level
-`tensorflow` version so pytest-benchmark's own comparison warns when versions differ.
-
-TensorFlow is never imported here just for the record: when the session loaded a model it is
-already imported and asked directly; otherwise the version comes from the installed
-distribution's metadata.
+`RuntimeIdentity` (TF version and git build, oneDNN on or off and why, threads, the TF Lite
+interpreter and XNNPACK) is what golden metadata, saved benchmark runs, gate rows, results files
+and reports carry, so two runs are comparable key by key. `installed_identity` gives the same
+keys without importing TensorFlow, for runs that loaded no model.
 """
 
 from __future__ import annotations
 
 import os
-import platform
 import sys
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
+from pytest_deeplab.runtime.base import RuntimeIdentity
+
+ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
 TF_DISTRIBUTIONS = ("tensorflow", "tensorflow-cpu", "tensorflow-intel", "tensorflow-macos")
-THREAD_ENV = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
-# What oneDNN and Eigen choose kernels by; the full flag list is long and mostly irrelevant.
-SIMD_PREFIXES = ("sse4", "avx", "fma", "amx", "f16c", "vnni", "bf16")
+IDENTITY_KEYS = tuple(RuntimeIdentity.__dataclass_fields__)
+
+
+def onednn_setting() -> tuple[bool | None, str]:
+    """Whether oneDNN kernels are on, and who decided.
+
+    The environment variable decides when set. Otherwise TensorFlow's default depends on the
+    build and the CPU (TF 2.21 leaves oneDNN off on x86 CPUs without AVX-512), so only an
+    imported TensorFlow can say; before that the answer is unknown (None), never a guess.
+    """
+    value = os.environ.get(ONEDNN_ENV)
+    if value is not None:
+        return value.strip().lower() in ("1", "true", "yes", "on"), ONEDNN_ENV
+    if "tensorflow" not in sys.modules:
+        return None, "default (unknown until TensorFlow is imported)"
+    return onednn_active(), "default"
+
+
+def onednn_active() -> bool | None:
+    """What the imported TensorFlow reports about its oneDNN kernels (None if it cannot say)."""
+    from pytest_deeplab.runtime.tf import import_tensorflow
+
+    import_tensorflow()
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:
+        return None
+    probe = getattr(_pywrap_util_port, "IsMklEnabled", None)
+    return bool(probe()) if probe is not None else None
+
+
+def runtime_identity(threads: int | None = None, xnnpack: bool = True) -> RuntimeIdentity:
+    """The identity of this process's TensorFlow (imports it). `xnnpack` is the run's setting
+    (--deeplab-no-xnnpack turns it off); a model may turn it off for itself, which its own
+    runtime record says."""
+    from pytest_deeplab.runtime.tf import import_tensorflow
+    from pytest_deeplab.runtime.tflite_interpreter import interpreter_label
+
+    tf = import_tensorflow()
+    onednn, source = onednn_setting()
+    return RuntimeIdentity(
+        tensorflow=str(tf.__version__),
+        tensorflow_git=str(getattr(tf.version, "GIT_VERSION", "")),
+        onednn=onednn,
+        onednn_source=source,
+        intra_op_threads=threads or 0,
+        inter_op_threads=1 if threads else 0,
+        tflite_runtime=interpreter_label(),
+        tflite_xnnpack=xnnpack,
+    )
 
 
 def tensorflow_distribution() -> tuple[str | None, str | None]:
@@ -36,121 +79,23 @@ def tensorflow_distribution() -> tuple[str | None, str | None]:
     return None, None
 
 
-def tensorflow_identity(session: Any = None) -> dict[str, Any]:
-    from pytest_deeplab.runtime.loader import onednn_setting
+def installed_identity(session: Any = None, threads: int | None = None,
+                       xnnpack: bool = True) -> dict[str, Any]:
+    """`RuntimeIdentity`'s keys plus `distribution` and `imported`, never importing TensorFlow.
 
+    A session that ran a model (here or on an xdist worker) is asked; else an already imported
+    TensorFlow; else the installed distribution's metadata, with oneDNN unknown.
+    """
     distribution, version = tensorflow_distribution()
     onednn, source = onednn_setting()
     ident: dict[str, Any] = {
-        "version": version,
-        "git_version": None,
-        "distribution": distribution,
-        "onednn": onednn,
-        "onednn_source": source,
-        "imported": "tensorflow" in sys.modules,
+        "tensorflow": version, "tensorflow_git": None, "onednn": onednn, "onednn_source": source,
+        "intra_op_threads": threads or 0, "inter_op_threads": 1 if threads else 0,
+        "tflite_runtime": None, "tflite_xnnpack": xnnpack,
     }
     if session is not None and getattr(session, "any_model_loaded", False):
-        loaded = session.run_identity()  # this process or an xdist worker already asked TF
-        ident.update(version=loaded["tensorflow"], git_version=loaded["tensorflow_git"],
-                     tflite_runtime=loaded.get("tflite_runtime"),
-                     tflite_xnnpack=loaded.get("tflite_xnnpack"))
+        ident.update({k: v for k, v in session.run_identity().items() if k in IDENTITY_KEYS})
     elif "tensorflow" in sys.modules:
-        tf = sys.modules["tensorflow"]
-        ident["version"] = str(getattr(tf, "__version__", version))
-        ident["git_version"] = str(getattr(getattr(tf, "version", None), "GIT_VERSION", "")) or None
+        ident.update(runtime_identity(threads, xnnpack).as_dict())
+    ident.update(distribution=distribution, imported="tensorflow" in sys.modules)
     return ident
-
-
-def thread_settings(threads: int | None) -> dict[str, Any]:
-    """What the suite asked for (0 = TensorFlow's default) and the environment that also counts."""
-    settings: dict[str, Any] = {
-        "intra_op": threads or 0,
-        "inter_op": 1 if threads else 0,
-        "cpus_usable": _usable_cpus(),
-    }
-    settings.update({k: os.environ[k] for k in THREAD_ENV if k in os.environ})
-    return settings
-
-
-def _usable_cpus() -> int | None:
-    affinity = getattr(os, "sched_getaffinity", None)
-    return len(affinity(0)) if affinity is not None else os.cpu_count()
-
-
-def cpu_description(machine_info: dict[str, Any] | None = None,
-                    cpuinfo_path: Path = Path("/proc/cpuinfo")) -> dict[str, Any]:
-    """CPU model and SIMD flags: py-cpuinfo's answer when pytest-benchmark got one, else
-    /proc/cpuinfo, else the platform module."""
-    cpu = (machine_info or {}).get("cpu")
-    model, flags = None, None
-    if isinstance(cpu, dict) and cpu.get("flags"):
-        model = cpu.get("brand_raw") or cpu.get("brand")
-        flags = list(cpu["flags"])
-    if model is None or flags is None:
-        parsed = _parse_cpuinfo(cpuinfo_path)
-        model = model or parsed.get("model name")
-        if flags is None and "flags" in parsed:
-            flags = parsed["flags"].split()
-    simd = sorted({f for f in flags or [] if f.startswith(SIMD_PREFIXES)})
-    return {
-        "model": model or platform.processor() or platform.machine(),
-        "simd_flags": simd,
-        "count": os.cpu_count(),
-    }
-
-
-def _parse_cpuinfo(path: Path) -> dict[str, str]:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return {}
-    found: dict[str, str] = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition(":")
-        key = key.strip()
-        if sep and key in ("model name", "flags") and key not in found:
-            found[key] = value.strip()
-        if not line.strip() and found:
-            break  # the first processor's block is enough
-    return found
-
-
-def deeplab_identity(
-    session: Any = None, threads: int | None = None, machine_info: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    import numpy
-
-    from pytest_deeplab import __version__
-
-    return {
-        "plugin_version": __version__,
-        "tensorflow": tensorflow_identity(session),
-        "threads": thread_settings(threads),
-        "cpu": cpu_description(machine_info),
-        "numpy": numpy.__version__,
-        "python": platform.python_version(),
-        "python_implementation": platform.python_implementation(),
-        "models_loaded": sorted(getattr(session, "_predictors", {}) or []),
-        "tflite_models": _tflite_records(session),
-    }
-
-
-def _tflite_records(session: Any) -> dict[str, Any]:
-    """Per TF Lite model loaded here: interpreter, XNNPACK applied or not, threads, resize."""
-    records = {}
-    for model in getattr(session, "selected", None) or []:
-        record = session.runtime_record(model) if hasattr(session, "runtime_record") else None
-        if record is not None:
-            records[model.name] = record
-    return records
-
-
-def update_machine_info(
-    machine_info: dict[str, Any], session: Any = None, threads: int | None = None
-) -> None:
-    """Fill pytest-benchmark's machine_info in place (the hook's body)."""
-    if threads is None and session is not None:
-        threads = getattr(getattr(session, "options", None), "threads", None)
-    block = deeplab_identity(session, threads, machine_info)
-    machine_info["deeplab"] = block
-    machine_info["tensorflow"] = block["tensorflow"]["version"]

@@ -25,7 +25,7 @@ from PIL import Image
 
 from pytest_deeplab.data.images import demo_resize
 from pytest_deeplab.runtime.base import ModelLoadError, to_mask
-from pytest_deeplab.runtime.intermediates import TensorRecord, save_array
+from pytest_deeplab.runtime.intermediate_records import TensorRecord, save_array
 from pytest_deeplab.runtime.tf import import_tensorflow
 
 

@@ -45,7 +45,7 @@ def benchmark_fixture(item: pytest.Item, group: str) -> Any:
 
 
 def run_latency_benchmark(item: pytest.Item, deeplab: DeepLabSession, model: ModelSpec) -> None:
-    from pytest_deeplab.suite.collectors import first_image
+    from pytest_deeplab.suite.inputs import first_image
 
     fixture = benchmark_fixture(item, group="deeplab")  # skips before any model is loaded
     fixture.name = f"{model.name}::latency"  # the table's row label; item.name alone is ambiguous

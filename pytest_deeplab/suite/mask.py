@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 
 from pytest_deeplab.catalogue.specs import ModelSpec
+from pytest_deeplab.data.listing import ImageRef
 from pytest_deeplab.errors import DeepLabFailure
 from pytest_deeplab.files import sha256_file
 from pytest_deeplab.golden.store import golden_metadata, runtime_differences, update_command
-from pytest_deeplab.session import DeepLabSession, ImageRef
+from pytest_deeplab.session import DeepLabSession
 from pytest_deeplab.verdicts.diff_image import write_diff_image
 from pytest_deeplab.verdicts.masks import MaskThresholds, compare_masks
 

@@ -1,0 +1,41 @@
+"""What the plugin keeps on pytest's `config.stash`, and the run's DeepLab session built on demand.
+
+The hooks (plugin.py) and the fixtures (fixtures.py) both reach the session through here, so
+neither imports the other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pytest_deeplab.options import DeepLabOptions
+
+OPTIONS_KEY = pytest.StashKey[DeepLabOptions]()
+SESSION_KEY = pytest.StashKey[Any]()
+OUTCOMES_KEY = pytest.StashKey[Any]()  # verdicts.outcomes.SuiteOutcomes
+REPORT_KEY = pytest.StashKey[Any]()  # report.collect.OutcomeLog, with --deeplab-report only
+REPORT_DONE_KEY = pytest.StashKey[str]()  # the summary's line about the report
+
+
+def get_deeplab_session(config: pytest.Config) -> Any:
+    """The run's DeepLabSession, built on first use; None when no models were asked for."""
+    if SESSION_KEY in config.stash:
+        return config.stash[SESSION_KEY]
+    options = config.stash[OPTIONS_KEY]
+    session = None
+    if options.models is not None:
+        from pytest_deeplab.errors import FRIENDLY_ERRORS
+        from pytest_deeplab.session import DeepLabSession
+
+        try:
+            session = DeepLabSession(options)
+        except FRIENDLY_ERRORS as exc:
+            raise pytest.UsageError(str(exc)) from None
+        if options.report is not None:
+            from pytest_deeplab.report.collect import ReportRecorder
+
+            session.report = ReportRecorder()
+    config.stash[SESSION_KEY] = session
+    return session

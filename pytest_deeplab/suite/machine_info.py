@@ -1,0 +1,121 @@
+"""Run identity for saved benchmark runs (`pytest_benchmark_update_machine_info`).
+
+pytest-benchmark's machine_info says which computer and Python ran a benchmark, not which
+TensorFlow: two runs under TF 2.15 and 2.21 on one machine look alike. This adds a `deeplab`
+block — TensorFlow version and git build, the oneDNN flag and where it came from, thread
+settings, CPU model and the SIMD flags oneDNN dispatches on, numpy and Python — and a top-level
+`tensorflow` version so pytest-benchmark's own comparison warns when versions differ.
+
+TensorFlow is never imported here just for the record: when the session loaded a model it is
+already imported and asked directly; otherwise the version comes from the installed
+distribution's metadata.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+from pytest_deeplab.runtime.identity import installed_identity
+
+THREAD_ENV = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
+# What oneDNN and Eigen choose kernels by; the full flag list is long and mostly irrelevant.
+SIMD_PREFIXES = ("sse4", "avx", "fma", "amx", "f16c", "vnni", "bf16")
+
+
+
+def thread_settings(threads: int | None) -> dict[str, Any]:
+    """What the suite asked for (0 = TensorFlow's default) and the environment that also counts."""
+    settings: dict[str, Any] = {
+        "intra_op": threads or 0,
+        "inter_op": 1 if threads else 0,
+        "cpus_usable": _usable_cpus(),
+    }
+    settings.update({k: os.environ[k] for k in THREAD_ENV if k in os.environ})
+    return settings
+
+
+def _usable_cpus() -> int | None:
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count()
+
+
+def cpu_description(machine_info: dict[str, Any] | None = None,
+                    cpuinfo_path: Path = Path("/proc/cpuinfo")) -> dict[str, Any]:
+    """CPU model and SIMD flags: py-cpuinfo's answer when pytest-benchmark got one, else
+    /proc/cpuinfo, else the platform module."""
+    cpu = (machine_info or {}).get("cpu")
+    model, flags = None, None
+    if isinstance(cpu, dict) and cpu.get("flags"):
+        model = cpu.get("brand_raw") or cpu.get("brand")
+        flags = list(cpu["flags"])
+    if model is None or flags is None:
+        parsed = _parse_cpuinfo(cpuinfo_path)
+        model = model or parsed.get("model name")
+        if flags is None and "flags" in parsed:
+            flags = parsed["flags"].split()
+    simd = sorted({f for f in flags or [] if f.startswith(SIMD_PREFIXES)})
+    return {
+        "model": model or platform.processor() or platform.machine(),
+        "simd_flags": simd,
+        "count": os.cpu_count(),
+    }
+
+
+def _parse_cpuinfo(path: Path) -> dict[str, str]:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {}
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        key = key.strip()
+        if sep and key in ("model name", "flags") and key not in found:
+            found[key] = value.strip()
+        if not line.strip() and found:
+            break  # the first processor's block is enough
+    return found
+
+
+def deeplab_identity(
+    session: Any = None, threads: int | None = None, machine_info: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    import numpy
+
+    from pytest_deeplab import __version__
+
+    return {
+        "plugin_version": __version__,
+        "tensorflow": installed_identity(session, threads),
+        "threads": thread_settings(threads),
+        "cpu": cpu_description(machine_info),
+        "numpy": numpy.__version__,
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "models_loaded": session.loaded_models() if session is not None else [],
+        "tflite_models": _tflite_records(session),
+    }
+
+
+def _tflite_records(session: Any) -> dict[str, Any]:
+    """Per TF Lite model loaded here: interpreter, XNNPACK applied or not, threads, resize."""
+    records = {}
+    for model in getattr(session, "selected", None) or []:
+        record = session.runtime_record(model) if hasattr(session, "runtime_record") else None
+        if record is not None:
+            records[model.name] = record
+    return records
+
+
+def update_machine_info(
+    machine_info: dict[str, Any], session: Any = None, threads: int | None = None
+) -> None:
+    """Fill pytest-benchmark's machine_info in place (the hook's body)."""
+    if threads is None and session is not None:
+        threads = getattr(getattr(session, "options", None), "threads", None)
+    block = deeplab_identity(session, threads, machine_info)
+    machine_info["deeplab"] = block
+    machine_info["tensorflow"] = block["tensorflow"]["tensorflow"]
