@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_deeplab.constants import SUITE_PREFIX
+
 
 class CompareError(ValueError):
     """Nothing to compare, or a file that is not a saved run."""
@@ -132,7 +134,7 @@ def read_junit(path: Path) -> list[RunEntry]:
         raise CompareError(f"{path}: not a readable JUnit XML file ({exc})") from None
     per_model: dict[str, dict[str, str]] = {}
     for case in root.iter("testcase"):
-        match = re.search(r"deeplab::([^:]+)::", (case.get("name") or "") + "::")
+        match = re.search(re.escape(SUITE_PREFIX) + r"([^:]+)::", (case.get("name") or "") + "::")
         model = match.group(1) if match else None
         props = {p.get("name", ""): p.get("value", "") for p in case.iter("property")}
         if model is None or not any(k.startswith("deeplab_") for k in props):

@@ -1,6 +1,7 @@
 """Command-line options and ini keys, and their resolution into one settings object.
 
-Kept apart from the hooks so the `pytest-deeplab` command can share the same option helpers.
+Kept apart from the hooks so the `pytest-deeplab` command, the gate and its workers build their
+settings with the same `build_options` as pytest does (the same defaults, the same ini keys).
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from typing import Any
 
 import pytest
 
-GOLDEN_DIR_DEFAULT = "deeplab-golden"
-RESULTS_DIR_DEFAULT = "deeplab-results"
+from pytest_deeplab.constants import CACHE_ENV, GOLDEN_DIR_DEFAULT, RESULTS_DIR_DEFAULT
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -169,31 +169,100 @@ def resolve_options(config: pytest.Config) -> DeepLabOptions:
         return path if path.is_absolute() else root / path
 
     threads = opt("deeplab_threads") or ini("deeplab_threads")
-    cache = opt("deeplab_cache_dir") or os.environ.get("PYTEST_DEEPLAB_CACHE")
     config_file = opt("deeplab_config")
-    return DeepLabOptions(
-        rootdir=root,
-        models=opt("deeplab_models")
-        if opt("deeplab_models") is not None
-        else ini("deeplab_models"),
-        update_golden=opt("deeplab_update_golden"),
-        golden_dir=rooted(
-            opt("deeplab_golden_dir") or ini("deeplab_golden_dir"), GOLDEN_DIR_DEFAULT
-        ),
-        cache_dir=Path(cache).expanduser() if cache else None,
+    options = build_options(
+        root,
+        opt("deeplab_models") if opt("deeplab_models") is not None else ini("deeplab_models"),
+        golden_dir=opt("deeplab_golden_dir") or ini("deeplab_golden_dir") or GOLDEN_DIR_DEFAULT,
+        cache_dir=opt("deeplab_cache_dir"),
         mirrors=[*opt("deeplab_mirror"), *(config.getini("deeplab_mirrors") or [])],
         offline=bool(opt("deeplab_offline")),
-        models_from_ini=opt("deeplab_models") is None and ini("deeplab_models") is not None,
-        prune_golden=bool(opt("deeplab_prune_golden")),
-        allow_missing=bool(opt("deeplab_allow_missing")),
         update_lock=bool(opt("deeplab_update_lock")),
         config_file=rooted(config_file, "") if config_file else None,
-        results_dir=rooted(opt("deeplab_results_dir"), RESULTS_DIR_DEFAULT),
         threads=int(threads) if threads else None,
-        report=(  # like --junitxml: relative to where pytest was started
-            Path(config.invocation_params.dir) / Path(opt("deeplab_report")).expanduser()
-            if opt("deeplab_report") else None
-        ),
-        report_cards=bool(opt("deeplab_report_cards")),
-        xnnpack=not opt("deeplab_no_xnnpack"),
     )
+    options.update_golden = opt("deeplab_update_golden")
+    options.models_from_ini = opt("deeplab_models") is None and ini("deeplab_models") is not None
+    options.prune_golden = bool(opt("deeplab_prune_golden"))
+    options.allow_missing = bool(opt("deeplab_allow_missing"))
+    options.results_dir = rooted(opt("deeplab_results_dir"), RESULTS_DIR_DEFAULT)
+    if opt("deeplab_report"):  # like --junitxml: relative to where pytest was started
+        report = Path(opt("deeplab_report")).expanduser()
+        options.report = Path(config.invocation_params.dir) / report
+    options.report_cards = bool(opt("deeplab_report_cards"))
+    options.xnnpack = not opt("deeplab_no_xnnpack")
+    return options
+
+
+def build_options(
+    rootdir: Path,
+    models: str | None,
+    *,
+    golden_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    mirrors: list[str] | tuple[str, ...] = (),
+    offline: bool = False,
+    update_lock: bool = False,
+    config_file: Path | None = None,
+    threads: int | None = None,
+) -> DeepLabOptions:
+    """The one place settings are made, for pytest, the CLI, the gate and its workers.
+
+    Unset values take the same defaults everywhere: the golden dir from the project's
+    `deeplab_golden_dir` ini key (pytest's configuration files) else `deeplab-golden`, relative
+    to the rootdir; the cache from `PYTEST_DEEPLAB_CACHE`, else the platform's cache.
+    """
+    rootdir = Path(rootdir)
+    golden = Path(golden_dir or project_ini(rootdir).get("deeplab_golden_dir")
+                  or GOLDEN_DIR_DEFAULT).expanduser()
+    cache = Path(cache_dir).expanduser() if cache_dir else env_cache_dir()
+    return DeepLabOptions(
+        rootdir=rootdir,
+        models=models,
+        update_golden=None,
+        golden_dir=golden if golden.is_absolute() else rootdir / golden,
+        cache_dir=cache,
+        mirrors=list(mirrors),
+        offline=offline,
+        update_lock=update_lock,
+        config_file=config_file,
+        results_dir=rootdir / RESULTS_DIR_DEFAULT,
+        threads=threads,
+    )
+
+
+def env_cache_dir() -> Path | None:
+    """The model cache named by `PYTEST_DEEPLAB_CACHE` (read here and nowhere else)."""
+    value = os.environ.get(CACHE_ENV)
+    return Path(value).expanduser() if value else None
+
+
+def project_ini(rootdir: Path) -> dict[str, str]:
+    """pytest's ini values of the project in `rootdir` (pytest.ini, pyproject.toml's
+    [tool.pytest.ini_options], tox.ini [pytest], setup.cfg [tool:pytest]; the first that has a
+    pytest section wins, as in pytest), for commands that run outside pytest."""
+    import configparser
+
+    import tomllib
+
+    for name in ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg"):
+        path = rootdir / name
+        if not path.is_file():
+            continue
+        try:
+            if name == "pyproject.toml":
+                table = tomllib.loads(path.read_text(encoding="utf-8"))
+                section = table.get("tool", {}).get("pytest", {}).get("ini_options")
+                if section is not None:
+                    return {k: str(v) for k, v in section.items()}
+                continue
+            parser = configparser.ConfigParser(interpolation=None)
+            parser.read(path, encoding="utf-8")
+        except (OSError, ValueError, configparser.Error):
+            continue
+        key = {"setup.cfg": "tool:pytest"}.get(name, "pytest")
+        if parser.has_section(key):
+            return dict(parser.items(key))
+        if name in ("pytest.ini", ".pytest.ini"):
+            return {}  # pytest.ini is the configuration even without a [pytest] section
+    return {}

@@ -20,6 +20,7 @@ from pytest_deeplab.catalogue.bundled import fixtures_dir
 from pytest_deeplab.catalogue.config import load_config_file
 from pytest_deeplab.catalogue.selection import Catalogue, build_catalogue
 from pytest_deeplab.catalogue.specs import CatalogueError, DatasetSpec, ModelSpec
+from pytest_deeplab.constants import LOCK_FILE
 from pytest_deeplab.data.images import demo_resize, load_rgb
 from pytest_deeplab.data.labels import find_pairs
 from pytest_deeplab.data.labelsets import LabelSet, get_label_set
@@ -27,8 +28,6 @@ from pytest_deeplab.data.listing import ImageRef, list_images
 from pytest_deeplab.files import sha256_file
 from pytest_deeplab.golden.store import GoldenStore
 from pytest_deeplab.options import DeepLabOptions
-
-LOCK_FILE = "deeplab-zoo.lock"
 
 
 class SelectionError(CatalogueError):

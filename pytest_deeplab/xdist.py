@@ -12,7 +12,7 @@ from typing import Any
 
 from xdist.scheduler import LoadGroupScheduling
 
-SUITE_PREFIX = "deeplab::"
+from pytest_deeplab.constants import SUITE_PREFIX
 
 
 class ModelGroupScheduling(LoadGroupScheduling):  # type: ignore[misc]

@@ -11,11 +11,12 @@ They live under <cache>/envs (the model cache: --cache-dir or PYTEST_DEEPLAB_CAC
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from pytest_deeplab.options import env_cache_dir
 
 COMMAND = "envs"
 
@@ -41,7 +42,7 @@ def installer_from_args(args: argparse.Namespace) -> Any:
 def store_from_args(args: argparse.Namespace) -> Any:
     from pytest_deeplab.envs.store import EnvStore
 
-    cache = args.cache_dir or os.environ.get("PYTEST_DEEPLAB_CACHE")
+    cache = args.cache_dir or env_cache_dir()
     return EnvStore.under_cache(Path(cache).resolve() if cache else None)
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_deeplab.cli.envs import add_install_options
+from pytest_deeplab.options import env_cache_dir
 
 COMMAND = "gate"
 
@@ -85,8 +86,6 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
                         "1 - this, over all models and metrics (0.95)")
     p.add_argument("--max-images", type=int, default=None,
                    help="compare masks on at most this many images per model")
-    p.add_argument("--seed", type=int, default=0,
-                   help="seed of the bootstrap noise figures (verdicts use none) (0)")
     p.add_argument("--json", type=Path, default=None, metavar="OUT.json",
                    help="write the full report, raw timings included")
     p.add_argument("--markdown", type=Path, default=None, metavar="OUT.md",
@@ -102,7 +101,7 @@ def settings_from_args(args: argparse.Namespace, log: Any) -> Any:
     from pytest_deeplab.gate.sides import build_side
 
     rootdir = args.rootdir.resolve()
-    cache = args.cache_dir or os.environ.get("PYTEST_DEEPLAB_CACHE")
+    cache = args.cache_dir or env_cache_dir()
     store, installer = store_from_args(args), None
     if args.threads_a is None:
         args.threads_a = args.threads
@@ -133,7 +132,6 @@ def settings_from_args(args: argparse.Namespace, log: Any) -> Any:
         warmup=args.warmup,
         settle=args.settle,
         confidence=args.confidence,
-        seed=args.seed,
         max_images=args.max_images,
     )
 

@@ -7,7 +7,6 @@ CI image can be pre-warmed with exactly the models the suite will ask for.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 from pytest_deeplab.catalogue.selection import Catalogue
 from pytest_deeplab.catalogue.specs import CatalogueError, ModelSpec, format_madds
-from pytest_deeplab.options import DeepLabOptions
+from pytest_deeplab.options import DeepLabOptions, build_options
 from pytest_deeplab.session import DeepLabSession
 
 
@@ -62,13 +61,10 @@ EXTRA_COMMANDS: tuple[str, ...] = (
 
 def options_from_args(args: argparse.Namespace, models: str) -> DeepLabOptions:
     """Plugin settings from the subcommands' shared options (list, fetch, inspect)."""
-    cache = args.cache_dir or os.environ.get("PYTEST_DEEPLAB_CACHE")
-    return DeepLabOptions(
-        rootdir=args.rootdir.resolve(),
-        models=models,
-        update_golden=None,
-        golden_dir=args.rootdir / "deeplab-golden",
-        cache_dir=Path(cache) if cache else None,
+    return build_options(
+        args.rootdir.resolve(),
+        models,
+        cache_dir=args.cache_dir,
         mirrors=list(args.mirror),
         offline=args.offline,
         update_lock=getattr(args, "update_lock", False),

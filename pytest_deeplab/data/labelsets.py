@@ -200,7 +200,6 @@ def get_label_set(spec: str | int) -> LabelSet:
     )
 
 
-LABEL_SET_NAMES = ("pascal", "cityscapes", "ade20k", "minizoo")
 
 
 class Labelled(Protocol):

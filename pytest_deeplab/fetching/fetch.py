@@ -15,14 +15,20 @@ only when needed, so a cache hit and ``pytest --help`` never pay for them.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from pytest_deeplab.fetching import download
-from pytest_deeplab.fetching.cache import Entry, Stamp, entry_name
+from pytest_deeplab.fetching.artifacts import (
+    Artifact,
+    FetchedModel,
+    FetchSettings,
+    cache_entry,
+    default_cache_dir,
+)
+from pytest_deeplab.fetching.cache import Entry, Stamp
 from pytest_deeplab.fetching.errors import (
     Attempt,
     FetchError,
@@ -37,7 +43,7 @@ from pytest_deeplab.fetching.extract import (
     find_member,
     member_matches,
 )
-from pytest_deeplab.fetching.lockfile import LockFileError, Pin, read_pins, write_pin
+from pytest_deeplab.fetching.pins import enforce_pin, pin_conflict
 from pytest_deeplab.files import sha256_file
 
 __all__ = [
@@ -53,62 +59,6 @@ __all__ = [
     "fetch_many",
 ]
 
-CACHE_ENV = "PYTEST_DEEPLAB_CACHE"
-LOCK_FILE_NAME = "deeplab-zoo.lock"
-UPDATE_LOCK_HINT = "if the new file is expected, rerun with --deeplab-update-lock"
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """What to fetch (``catalogue.ModelSpec`` builds these)."""
-
-    name: str  # model name, e.g. "mobilenetv2_coco_voc_trainaug"
-    filename: str  # file under the zoo's base URL, e.g. "deeplabv3_mnv2_..._2018_01_29.tar.gz"
-    url: str  # full default URL
-    member: str | None  # file wanted inside the archive (any depth; a glob such as *.pb:
-    #                     the archive's only match); None for a plain file
-    sha256: str | None = None
-    sha384: str | None = None
-    size: int | None = None
-
-
-def default_cache_dir() -> Path:
-    """``$PYTEST_DEEPLAB_CACHE``, else the platform's user cache directory."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser()
-    import pooch
-
-    return Path(pooch.os_cache("pytest-deeplab"))
-
-
-@dataclass
-class FetchSettings:
-    """How to fetch: where to cache, where to look, what to trust."""
-
-    cache_dir: Path = field(default_factory=default_cache_dir)
-    mirrors: list[str] = field(default_factory=list)  # URL prefixes or local dirs, in order
-    offline: bool = False  # never touch the network: cache and local mirrors only
-    lock_path: Path | None = None  # deeplab-zoo.lock in the rootdir
-    update_lock: bool = False  # accept a changed file deliberately
-    timeout: float = 60.0  # per connect / per read, seconds
-    retries: int = 3  # tries per source for faults that can heal
-    progress: bool = True  # tqdm bar when stderr is a terminal
-    backoff: float = 1.0  # first pause between retries; doubles each time
-
-
-@dataclass(frozen=True)
-class FetchedModel:
-    """A model file ready to load, and the evidence of what it is."""
-
-    name: str
-    path: Path  # the model file: extracted member or the plain file
-    sha256: str  # of the archive as fetched (what the lock file pins)
-    size: int  # of the archive
-    file_sha256: str  # of the model file itself (golden metadata records this)
-    source: str  # "cache", or the mirror / default URL it was fetched from just now
-    origin: str  # the exact URL or path the bytes came from originally
-
 
 @dataclass(frozen=True)
 class _Source:
@@ -123,7 +73,7 @@ def fetch(artifact: Artifact, settings: FetchSettings) -> FetchedModel:
     Raises :class:`FetchError` (or its subclasses :class:`IntegrityError`,
     :class:`UnsafeArchiveError`) naming every source tried and how to provide the model.
     """
-    entry = _entry(artifact, settings)
+    entry = cache_entry(artifact, settings)
     hit = _cache_hit(artifact, settings, entry, rehash=False)
     if hit is not None:
         return hit
@@ -157,7 +107,7 @@ def cached(artifact: Artifact, settings: FetchSettings) -> Path | None:
     A file whose mtime changed reports None here; :func:`fetch` re-hashes it once and reuses it.
     The lock file is checked by :func:`fetch`, not here.
     """
-    entry = _entry(artifact, settings)
+    entry = cache_entry(artifact, settings)
     stamp = entry.read_stamp()
     if stamp is None or not _stamp_fits(artifact, stamp) or not entry.still_valid(stamp):
         return None
@@ -165,10 +115,6 @@ def cached(artifact: Artifact, settings: FetchSettings) -> Path | None:
 
 
 # --- cache hits ------------------------------------------------------------------------------
-
-
-def _entry(artifact: Artifact, settings: FetchSettings) -> Entry:
-    return Entry(Path(settings.cache_dir), entry_name(artifact.name))
 
 
 def _cache_hit(
@@ -185,7 +131,7 @@ def _cache_hit(
         if fresh is None:
             return None
         stamp = fresh
-    _enforce_pin(artifact, settings, stamp.sha256, stamp.size, f"cached copy {entry.path}")
+    enforce_pin(artifact, settings, stamp.sha256, stamp.size, f"cached copy {entry.path}")
     return _fetched(artifact, entry, stamp, "cache")
 
 
@@ -224,66 +170,6 @@ def _fetched(artifact: Artifact, entry: Entry, stamp: Stamp, source: str) -> Fet
 # --- the lock file ---------------------------------------------------------------------------
 
 
-def _enforce_pin(
-    artifact: Artifact, settings: FetchSettings, sha256: str, size: int, what: str
-) -> None:
-    """Trust on first use: record a new pin; a different file raises unless update_lock."""
-    if settings.lock_path is None:
-        return
-    key, archive = artifact.name, PurePosixPath(artifact.filename).name
-    pin = _read_pins(artifact, settings.lock_path).get(key)
-    mine = Pin(archive=archive, sha256=sha256, size=size)
-    same_bytes = pin is not None and (pin.sha256, pin.size) == (sha256, size)
-    if pin == mine:
-        return
-    if pin is not None and not same_bytes and not settings.update_lock:
-        reason = (
-            f"{what} has sha256 {sha256} ({size} bytes) but {settings.lock_path} expects "
-            f"sha256 {pin.sha256} ({pin.size} bytes, {pin.archive}) for model {key}; "
-            f"{UPDATE_LOCK_HINT}, "
-            f"or delete {_entry(artifact, settings).path} to download it again"
-        )
-        raise IntegrityError(
-            artifact.name,
-            f"Model {artifact.name!r}: {reason}.",
-            [Attempt(what, reason, "integrity")],
-        )
-    _write_pin(settings, key, mine)
-
-
-def _pin_conflict(artifact: Artifact, settings: FetchSettings, digest: download.Digest) -> str:
-    """Why a fresh download contradicts the lock file, or '' if it does not."""
-    if settings.lock_path is None or settings.update_lock:
-        return ""
-    pin = _read_pins(artifact, settings.lock_path).get(artifact.name)
-    if pin is None or (pin.sha256, pin.size) == (digest.sha256, digest.size):
-        return ""
-    return (
-        f"got sha256 {digest.sha256} ({digest.size} bytes) but {settings.lock_path} expects "
-        f"sha256 {pin.sha256} ({pin.size} bytes, {pin.archive}) for model {artifact.name}; "
-        f"{UPDATE_LOCK_HINT}"
-    )
-
-
-def _read_pins(artifact: Artifact, path: Path) -> dict[str, Pin]:
-    try:
-        return read_pins(path)
-    except LockFileError as exc:
-        raise FetchError(artifact.name, f"{exc}; fix or delete it to re-pin") from exc
-
-
-def _write_pin(settings: FetchSettings, key: str, pin: Pin) -> None:
-    """Serialise writers (xdist workers) on a lock in the cache, keeping the rootdir clean."""
-    from filelock import FileLock
-
-    assert settings.lock_path is not None
-    ident = hashlib.sha1(str(Path(settings.lock_path).resolve()).encode()).hexdigest()[:16]
-    guard = Path(settings.cache_dir) / ".locks" / f"lockfile-{ident}.lock"
-    guard.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(guard)):
-        write_pin(Path(settings.lock_path), key, pin)
-
-
 # --- fetching --------------------------------------------------------------------------------
 
 
@@ -308,7 +194,7 @@ def _fetch_fresh(artifact: Artifact, settings: FetchSettings, entry: Entry) -> F
                 attempts.append(Attempt(source.location, failed.reason, failed.kind))
                 continue
             entry.publish(stage / "entry", stamp)
-        _enforce_pin(artifact, settings, stamp.sha256, stamp.size, source.location)
+        enforce_pin(artifact, settings, stamp.sha256, stamp.size, source.location)
         return _fetched(artifact, entry, stamp, source.label)
     raise_for(artifact.name, artifact.filename, attempts)
     raise AssertionError("unreachable")
@@ -421,7 +307,7 @@ def _verify(artifact: Artifact, settings: FetchSettings, digest: download.Digest
                 "--deeplab-update-lock cannot override a published checksum",
                 "integrity",
             )
-    conflict = _pin_conflict(artifact, settings, digest)
+    conflict = pin_conflict(artifact, settings, digest)
     if conflict:
         raise _SourceFailed(conflict, "integrity")
 

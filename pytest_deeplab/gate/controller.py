@@ -43,6 +43,7 @@ from pytest_deeplab.gate.sampling import agreement_by_image, measure_model
 from pytest_deeplab.gate.settings import GateSettings
 from pytest_deeplab.gate.verdict import decide, family_size, judge
 from pytest_deeplab.gate.worker import PROTOCOL
+from pytest_deeplab.options import build_options
 
 __all__ = [
     "EXIT_ERROR", "EXIT_FAIL", "EXIT_INCONCLUSIVE", "EXIT_PASS", "GateError", "GateReport",
@@ -121,12 +122,10 @@ def _check_protocol(worker: WorkerProcess, hello: dict[str, Any]) -> None:
 def resolve_models(settings: GateSettings) -> list[Any]:
     """The selection, resolved as the plugin resolves it (no TensorFlow import here)."""
     from pytest_deeplab.catalogue.specs import CatalogueError
-    from pytest_deeplab.options import DeepLabOptions
     from pytest_deeplab.session import DeepLabSession
 
-    options = DeepLabOptions(
-        rootdir=settings.rootdir, models=settings.models, update_golden=None,
-        golden_dir=settings.rootdir / "deeplab-golden", cache_dir=settings.cache_dir,
+    options = build_options(
+        settings.rootdir, settings.models, cache_dir=settings.cache_dir,
         mirrors=list(settings.mirrors), offline=settings.offline,
         config_file=settings.config_file,
     )

@@ -27,7 +27,6 @@ class GateSettings:
     warmup: int = 5
     settle: float = 0.0  # pause before each timed call: lets the other side's threads sleep
     confidence: float = 0.95  # family-wise: P(any false FAIL in the whole run) <= 1 - this
-    seed: int = 0  # bootstrap of the medians' noise (the verdicts use no random numbers)
     max_images: int | None = None
     load_timeout: float = 900.0
 

@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from pytest_deeplab.options import build_options
+
 PROTOCOL = 2  # 2: hello reports the versions of asked-for distributions
 
 
@@ -66,17 +68,14 @@ class Worker:
         }
 
     def cmd_setup(self, request: dict[str, Any]) -> dict[str, Any]:
-        from pytest_deeplab.options import DeepLabOptions
         from pytest_deeplab.session import DeepLabSession
 
         o = request["options"]
         rootdir = Path(o["rootdir"])
-        options = DeepLabOptions(
-            rootdir=rootdir,
-            models=",".join(request["models"]),
-            update_golden=None,
-            golden_dir=rootdir / "deeplab-golden",
-            cache_dir=Path(o["cache_dir"]) if o.get("cache_dir") else None,
+        options = build_options(
+            rootdir,
+            ",".join(request["models"]),
+            cache_dir=o.get("cache_dir"),
             mirrors=list(o.get("mirrors", [])),
             offline=bool(o.get("offline", False)),
             config_file=Path(o["config_file"]) if o.get("config_file") else None,

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 import pytest
 
+from pytest_deeplab.constants import SUITE_PREFIX, suite_nodeid
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -75,7 +77,7 @@ class MaskRecord:
 
     @property
     def nodeid(self) -> str:
-        return f"deeplab::{self.model}::{self.image_id}::mask"
+        return suite_nodeid(self.model, self.image_id, "mask")
 
 
 @dataclass
@@ -234,7 +236,7 @@ class OutcomeLog:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         nodeid = report.nodeid
-        if not (nodeid.startswith("deeplab::") or _uses_deeplab(report)):
+        if not (nodeid.startswith(SUITE_PREFIX) or _uses_deeplab(report)):
             return
         entry = self.items.get(nodeid)
         if entry is None:
@@ -254,7 +256,7 @@ class OutcomeLog:
             entry.message = _message(report)
 
     def for_model(self, model: str) -> list[ItemOutcome]:
-        prefix = f"deeplab::{model}::"
+        prefix = suite_nodeid(model, "")
         return [item for nodeid, item in self.items.items() if nodeid.startswith(prefix)]
 
     def counts(self) -> dict[str, int]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from pytest_deeplab import __version__
+from pytest_deeplab.constants import suite_nodeid
 from pytest_deeplab.report.cards import CardView
 from pytest_deeplab.report.collect import ItemOutcome, MaskRecord, MiouRecord, OutcomeLog
 
@@ -186,7 +187,7 @@ def model_view(deeplab: Any, model: Any, recorder: Any, log: OutcomeLog) -> Mode
     for nodeid, outcome in outcomes.items():
         if nodeid in seen:
             continue
-        label = nodeid.removeprefix(f"deeplab::{model.name}::")
+        label = nodeid.removeprefix(suite_nodeid(model.name, ""))
         status = item_status(outcome)
         if status in ("fail", "error") or (status == "skip" and outcome.message):
             view.problems.append((label, status, outcome.message))

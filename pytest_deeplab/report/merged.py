@@ -14,6 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from pytest_deeplab.constants import SUITE_PREFIX
 from pytest_deeplab.files import write_text_atomically
 from pytest_deeplab.report.cards import CardView, build_cards
 from pytest_deeplab.report.collect import MAX_MESSAGE, ItemOutcome, OutcomeLog, ReportRecorder
@@ -88,7 +89,7 @@ def _outcome_log(merged: MergedRun) -> OutcomeLog:
     log = OutcomeLog()
     for item in merged.items:
         uses_deeplab = any(str(name).startswith("deeplab_") for name, _ in item.user_properties)
-        if not (item.nodeid.startswith("deeplab::") or uses_deeplab):
+        if not (item.nodeid.startswith(SUITE_PREFIX) or uses_deeplab):
             continue
         message = item.longrepr if item.outcome != "passed" else ""
         if len(message) > MAX_MESSAGE:

@@ -18,7 +18,7 @@ def summary_rows(deeplab: Any) -> list[tuple[str, ...]]:
     for model in deeplab.selected:
         result = deeplab.results[model.name]
         if result.skipped:
-            rows.append((model.name, "missing", "", "", ""))
+            rows.append((model.name, "missing", "", ""))
             continue
         miou = _fmt(result.miou, ".4f")
         if result.miou is not None and result.miou_threshold is not None:
@@ -34,7 +34,7 @@ def summary_rows(deeplab: Any) -> list[tuple[str, ...]]:
                        ".1f")
         if latency != "-":
             latency += " ms"
-        rows.append((model.name, miou, agreement, latency, ""))
+        rows.append((model.name, miou, agreement, latency))
     return rows
 
 
@@ -84,7 +84,7 @@ def write_summary(terminalreporter: Any, deeplab: Any, outcomes: SuiteOutcomes) 
         tf_version = f"{ident['tensorflow']} (oneDNN {onednn}, intra-op threads {threads})"
     tr.write_sep("=", "deeplab summary")
     header = ("model", "mIOU vs threshold", "worst golden", "median latency")
-    rows = [r[:4] for r in summary_rows(deeplab)]
+    rows = summary_rows(deeplab)
     for line in table_lines(header, rows, width):
         tr.write_line(line)
     notes = [f"TensorFlow {tf_version}"]

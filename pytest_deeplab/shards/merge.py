@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_deeplab.constants import SUITE_PREFIX
 from pytest_deeplab.errors import DeepLabError
 from pytest_deeplab.shards.results import (
     FILE_GLOB,
@@ -33,7 +34,6 @@ EXIT_NAMES = {0: "ok", 1: "tests failed", 2: "interrupted", 3: "internal error",
               4: "usage error", 5: "no tests collected"}
 COMPLETE_EXITS = (0, 1, 5)
 """A shard that ended otherwise did not run all its items."""
-SUITE_PREFIX = "deeplab::"
 WORST_FIRST = ("error", "failed", "xpassed", "passed", "xfailed", "skipped")
 
 

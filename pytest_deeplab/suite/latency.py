@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Any
 
 import pytest
 
 from pytest_deeplab.catalogue.specs import ModelSpec
 from pytest_deeplab.session import DeepLabSession
+from pytest_deeplab.suite.benchmark_adapter import close_benchmark, measured_rounds, open_benchmark
 
 TARGET_SECONDS = 3.0
 UNMEASURED_HINT = (
@@ -29,25 +29,11 @@ UNMEASURED_HINT = (
 MIN_ROUNDS, MAX_ROUNDS, WARMUP_ROUNDS = 5, 100, 2
 
 
-def benchmark_fixture(item: pytest.Item, group: str) -> Any:
-    """Build pytest-benchmark's fixture for an item that is not a test function."""
-    bs = getattr(item.config, "_benchmarksession", None)
-    if bs is None:
-        pytest.skip("pytest-benchmark is not active (was it disabled with -p no:benchmark?)")
-    if bs.skip:
-        pytest.skip("benchmarks are skipped (--benchmark-skip)")
-    from pytest_benchmark.fixture import BenchmarkFixture
-
-    return BenchmarkFixture(  # type: ignore[no-untyped-call]
-        item, add_stats=bs.benchmarks.append, logger=bs.logger, warner=item.warn,
-        disabled=bs.disabled, group=group, **bs.options,
-    )
-
 
 def run_latency_benchmark(item: pytest.Item, deeplab: DeepLabSession, model: ModelSpec) -> None:
     from pytest_deeplab.suite.inputs import first_image
 
-    fixture = benchmark_fixture(item, group="deeplab")  # skips before any model is loaded
+    fixture = open_benchmark(item, group="deeplab")  # skips before any model is loaded
     fixture.name = f"{model.name}::latency"  # the table's row label; item.name alone is ambiguous
     image_id, image = first_image(deeplab, model)
     predictor = deeplab.predictor(model)
@@ -93,10 +79,10 @@ def run_latency_benchmark(item: pytest.Item, deeplab: DeepLabSession, model: Mod
         if results.miou is not None:  # the mIOU item ran first: keep the figures together
             fixture.extra_info["miou"] = results.miou
         results.cpu_median_s = cpu_median
-        stats = getattr(fixture, "stats", None)
-        if stats is not None and not fixture.disabled:
-            results.latency_median_s = float(stats.stats.median)
-            fixture.extra_info.update(noise_figures(list(stats.stats.data)))
+        timed = measured_rounds(fixture)
+        if timed:
+            results.latency_median_s = statistics.median(timed)
+            fixture.extra_info.update(noise_figures(timed))
             fixture.extra_info.update(
                 work_figures(multiply_adds(deeplab, model), results.latency_median_s)
             )
@@ -107,7 +93,7 @@ def run_latency_benchmark(item: pytest.Item, deeplab: DeepLabSession, model: Mod
         item.user_properties.append(("deeplab_first_call_s", first_call))
         item.user_properties.append(("deeplab_cpu_time_median_s", cpu_median))
     finally:
-        fixture._cleanup()
+        close_benchmark(fixture)
 
 
 def noise_figures(rounds: list[float]) -> dict[str, float]:

@@ -7,6 +7,8 @@ from collections import Counter
 
 import pytest
 
+from pytest_deeplab.constants import SUITE_PREFIX
+
 
 class SuiteOutcomes:
     """A tiny plugin object: pytest calls its hook for every report (also xdist's, on the
@@ -18,7 +20,7 @@ class SuiteOutcomes:
         self.unchecked = 0  # passed items that measured nothing (latency with benchmarks off)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if not report.nodeid.startswith("deeplab::"):
+        if not report.nodeid.startswith(SUITE_PREFIX):
             return
         if report.when == "call" or (report.when == "setup" and not report.passed):
             self.counts[report.outcome] += 1
