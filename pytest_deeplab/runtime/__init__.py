@@ -2,6 +2,13 @@
 
 `pytest --help` and unrelated test runs must not pay TensorFlow's import (seconds), so nothing
 here imports it at module level; `load_predictor` does, on first use.
+
+    registry.py    model format -> predictor (frozen_graph.py, tflite.py, saved_model.py)
+    tflite_*.py    the TF Lite interpreter, its inputs/outputs, the damaged-file probe
+    identity.py    RuntimeIdentity: the one schema of "which TensorFlow ran this"
+    inspection.py  model files measured for model cards (graph_inspect.py, tflite_inspect.py)
+    intermediates.py  every intermediate tensor on one image, for `explain`
+    compat.py      can this TensorFlow load this graph at all (ops it lacks)
 """
 
 from __future__ import annotations
