@@ -218,22 +218,27 @@ import pytest_deeplab.runtime as runtime
 
 LOADS = []
 ORIGINAL = runtime.load_predictor
+ROOT = []
 
 
 def counting(name, *args, **kwargs):
     LOADS.append(name)
+    who = os.environ.get("PYTEST_XDIST_WORKER", "controller")
+    with open(Path(ROOT[0], "loads-" + who + ".txt"), "a") as log:
+        log.write(name + "\\n")
     return ORIGINAL(name, *args, **kwargs)
 
 
 def pytest_configure(config):
+    ROOT.append(config.rootpath)
     runtime.load_predictor = counting
 
 
 def pytest_unconfigure(config):
     runtime.load_predictor = ORIGINAL
-    who = os.environ.get("PYTEST_XDIST_WORKER", "controller")
-    Path(config.rootpath, "loads-" + who + ".txt").write_text("\\n".join(LOADS))
     print("LOADS=" + ",".join(LOADS))
 """
-"""A conftest for pytester projects that counts model loads per process: it prints
-`LOADS=a,b` and writes `loads-<worker or controller>.txt` into the rootdir."""
+"""A conftest for pytester projects that counts model loads per process: it prints `LOADS=a,b`
+and appends each load to `loads-<worker or controller>.txt` in the rootdir as it happens (not at
+exit: xdist gives a worker 10 s to exit after it reports and then kills it, so a log written at
+`pytest_unconfigure` can be lost on a loaded machine). Delete the files between two runs."""

@@ -356,3 +356,47 @@ def test_a_frozen_graph_and_its_float_conversion_give_the_same_masks(
     for path in sorted((root / manifest["golden_images"]).glob("*.png")):
         image = demo_resize(load_rgb(path), lite.input_size)
         np.testing.assert_array_equal(lite.predict(image), graph.predict(image), err_msg=path.name)
+
+
+# -- explain reads TF Lite files as the suite does -------------------------------------------------
+
+def test_explain_refuses_a_truncated_file_as_the_suite_does(tiny: dict[str, Path],
+                                                           tmp_path: Path) -> None:
+    """`explain` loads through the same verified path: an error naming the file, not a crash."""
+    from pytest_deeplab.runtime.intermediates import open_intermediates
+
+    data = tiny["float"].read_bytes()
+    cut = tmp_path / "cut.tflite"
+    cut.write_bytes(data[: len(data) // 2])
+    image = np.zeros((65, 65, 3), np.uint8)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a crash would take the child, not pytest
+        os.close(read)
+        try:
+            open_intermediates(cut, "tflite", input_tensor="", output_tensor="", threads=1,
+                               image=image)
+            text = "loaded"
+        except Exception as exc:
+            text = f"{type(exc).__name__}: {exc}"
+        os.write(write, text.encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        message = pipe.read().decode()
+    _, status = os.waitpid(pid, 0)
+    assert not os.WIFSIGNALED(status), f"killed by signal {os.WTERMSIG(status)}"
+    assert message.startswith(f"ModelLoadError: {cut}: the TF Lite "), message
+
+
+def test_explain_reads_every_intermediate_of_a_tflite_model(tiny: dict[str, Path],
+                                                           tmp_path: Path) -> None:
+    from pytest_deeplab.runtime.intermediates import open_intermediates
+
+    run = open_intermediates(tiny["float"], "tflite", input_tensor="", output_tensor="",
+                             threads=1, image=scene(SIZE, SIZE))
+    assert len(run.records) >= 3  # the input, the hidden layer, the output
+    written = run.dump([r.name for r in run.records], tmp_path)
+    for record, entry in zip(run.records, written):
+        value = np.load(tmp_path / entry["file"])
+        assert list(value.shape) == record.shape, record.name

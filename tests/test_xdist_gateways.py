@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from conftest import DeepLabPytester
+from conftest import COUNT_LOADS, DeepLabPytester
 from test_xdist import ALTERED, MODELS, alter_golden, junit_cases, loads, summary_block
 
 pytest.importorskip("xdist")
@@ -21,34 +21,7 @@ pytest.importorskip("xdist")
 COMMON = (f"--deeplab-models={','.join(MODELS)}", "-m", "deeplab", "--benchmark-disable")
 ITEMS = len(MODELS) * (6 + 2)  # per model: six golden images, mIOU, latency
 
-LOAD_LOG = """
-import os
-from pathlib import Path
-
-import pytest_deeplab.runtime as runtime
-
-ORIGINAL = runtime.load_predictor
-ROOT = []
-
-
-def counting(name, *args, **kwargs):
-    who = os.environ.get("PYTEST_XDIST_WORKER", "controller")
-    with open(Path(ROOT[0], "loads-" + who + ".txt"), "a") as log:
-        log.write(name + "\\n")
-    return ORIGINAL(name, *args, **kwargs)
-
-
-def pytest_configure(config):
-    ROOT.append(config.rootpath)
-    runtime.load_predictor = counting
-
-
-def pytest_unconfigure(config):
-    runtime.load_predictor = ORIGINAL
-"""
-"""A conftest that appends each model load to `loads-<worker or controller>.txt` in the rootdir
-as it happens. (Not at exit: xdist gives a gateway 10 s to exit after it reports its results
-and then kills it, so a log written at `pytest_unconfigure` can be lost on a loaded machine.)"""
+LOAD_LOG = COUNT_LOADS  # each load is logged as it happens (see conftest)
 
 
 def workers_of(load_log: dict[str, list[str]]) -> dict[str, list[str]]:

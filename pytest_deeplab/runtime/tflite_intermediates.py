@@ -16,7 +16,6 @@ switched off, since it changes numerics.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,32 +25,21 @@ from PIL import Image
 from pytest_deeplab.data.images import demo_resize
 from pytest_deeplab.runtime.base import ModelLoadError, to_mask
 from pytest_deeplab.runtime.intermediate_records import TensorRecord, save_array
-from pytest_deeplab.runtime.tf import import_tensorflow
+from pytest_deeplab.runtime.tflite_interpreter import (
+    create_interpreter,
+    interpreter_package,
+    read_model_bytes,
+)
 
 
 def _interpreter(path: Path, threads: int | None, xnnpack: bool) -> tuple[Any, str]:
-    try:
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-        runtime = "ai_edge_litert"
-    except ImportError:
-        tf = import_tensorflow()
-        Interpreter, OpResolverType = tf.lite.Interpreter, tf.lite.experimental.OpResolverType
-        runtime = f"tf.lite (TensorFlow {tf.__version__})"
-    resolver = (OpResolverType.AUTO if xnnpack
-                else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # deprecation and "debugging only" notices
-        try:
-            interpreter = Interpreter(
-                model_path=str(path), num_threads=threads,
-                experimental_op_resolver_type=resolver,
-                experimental_preserve_all_tensors=True,
-            )
-            interpreter.allocate_tensors()
-        except (ValueError, RuntimeError) as exc:
-            raise ModelLoadError(f"{path}: not a loadable TF Lite model ({exc})") from None
-    return interpreter, runtime
+    """Loaded as the suite loads it (from bytes, verified, a damaged file refused), with every
+    intermediate tensor kept readable."""
+    package = interpreter_package()
+    data = read_model_bytes(path, path.stem)
+    interpreter = create_interpreter(package, path, data, threads, xnnpack,
+                                     preserve_all_tensors=True)
+    return interpreter, package.label
 
 
 def dequantize(value: np.ndarray, detail: dict[str, Any]) -> np.ndarray:

@@ -103,14 +103,16 @@ def _what_it_is(data: bytes) -> str:
 
 
 def create_interpreter(
-    package: InterpreterPackage, path: Path, data: bytes, threads: int | None, xnnpack: bool
+    package: InterpreterPackage, path: Path, data: bytes, threads: int | None, xnnpack: bool,
+    *, preserve_all_tensors: bool = False,
 ) -> Any:
     """Verify, build and check the interpreter; every failure is a ModelLoadError.
 
     With XNNPACK the model is first prepared once by TF Lite's built-in kernels alone, whose
     Prepare checks every op's tensors: XNNPACK's own preparation trusts them and crashed on a
     corrupted operator input that the built-in conv kernel reports as an error (found by
-    benchmarks/tflite_corruption_study.py).
+    benchmarks/tflite_corruption_study.py). `preserve_all_tensors` keeps every intermediate
+    readable after `invoke` (for `explain`; it costs memory).
     """
     custom = custom_ops(package.schema, data)
     if EDGETPU_OP in custom:
@@ -118,28 +120,29 @@ def create_interpreter(
     if hasattr(os, "fork") and not verifies(package.label, lambda b: _built(package, b, 1), data):
         probe(path, package.label,
               lambda: _run_once(_prepared_pair(package, path, data, threads, xnnpack, custom)))
-    return _prepared_pair(package, path, data, threads, xnnpack, custom)
+    return _prepared_pair(package, path, data, threads, xnnpack, custom, preserve_all_tensors)
 
 
 def _prepared_pair(package: InterpreterPackage, path: Path, data: bytes, threads: int | None,
-                   xnnpack: bool, custom: set[str]) -> Any:
+                   xnnpack: bool, custom: set[str], preserve: bool = False) -> Any:
     kinds = package.resolver
     builtin = _prepared(package, path, data, threads, kinds.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-                        custom)
+                        custom, preserve and not xnnpack)
     if not xnnpack:
         return builtin
     del builtin
-    return _prepared(package, path, data, threads, kinds.AUTO, custom)
+    return _prepared(package, path, data, threads, kinds.AUTO, custom, preserve)
 
 
 def _built(package: InterpreterPackage, data: bytes, threads: int | None,
-           resolver: Any = None) -> Any:
+           resolver: Any = None, preserve: bool = False) -> Any:
     kinds = package.resolver
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
         return package.interpreter(
             model_content=data, num_threads=threads,
-            experimental_op_resolver_type=resolver or kinds.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+            experimental_op_resolver_type=resolver or kinds.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+            experimental_preserve_all_tensors=preserve)
 
 
 def _run_once(interpreter: Any) -> None:
@@ -152,9 +155,9 @@ def _run_once(interpreter: Any) -> None:
 
 
 def _prepared(package: InterpreterPackage, path: Path, data: bytes, threads: int | None,
-              resolver: Any, custom: set[str]) -> Any:
+              resolver: Any, custom: set[str], preserve: bool = False) -> Any:
     try:
-        interpreter = _built(package, data, threads, resolver)
+        interpreter = _built(package, data, threads, resolver, preserve)
     except ValueError as exc:
         raise ModelLoadError(
             f"{path}: the TF Lite file is truncated or corrupt ({len(data)} bytes; the "
