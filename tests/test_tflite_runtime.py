@@ -262,12 +262,17 @@ def test_a_truncated_file_is_an_error_not_a_crash(tiny: dict[str, Path], tmp_pat
 
 def load_in_child(path: Path) -> str:
     """Load in a forked process and report how it ended: the error, 'loaded', or the signal."""
+    return in_child(lambda: load(path))
+
+
+def in_child(work: Any) -> str:
+    """Run `work()` in a forked process: 'loaded', the error it raised, or the signal it died of."""
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
         os.close(read)
         try:
-            load(path)
+            work()
             text = "loaded"
         except Exception as exc:
             text = f"{type(exc).__name__}: {exc}"
@@ -369,23 +374,9 @@ def test_explain_refuses_a_truncated_file_as_the_suite_does(tiny: dict[str, Path
     cut = tmp_path / "cut.tflite"
     cut.write_bytes(data[: len(data) // 2])
     image = np.zeros((65, 65, 3), np.uint8)
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # a crash would take the child, not pytest
-        os.close(read)
-        try:
-            open_intermediates(cut, "tflite", input_tensor="", output_tensor="", threads=1,
-                               image=image)
-            text = "loaded"
-        except Exception as exc:
-            text = f"{type(exc).__name__}: {exc}"
-        os.write(write, text.encode())
-        os._exit(0)
-    os.close(write)
-    with os.fdopen(read, "rb") as pipe:
-        message = pipe.read().decode()
-    _, status = os.waitpid(pid, 0)
-    assert not os.WIFSIGNALED(status), f"killed by signal {os.WTERMSIG(status)}"
+    message = in_child(lambda: open_intermediates(cut, "tflite", input_tensor="", output_tensor="",
+                                                  threads=1, image=image))
+    assert not message.startswith("killed by signal"), message
     assert message.startswith(f"ModelLoadError: {cut}: the TF Lite "), message
 
 

@@ -40,6 +40,22 @@ def likely_tensors(graph_def: Any) -> tuple[list[str], list[str]]:
     return inputs, outputs
 
 
+def import_graph(graph_def: Any, path: Path) -> Any:
+    """A tf.Graph holding `graph_def`; a graph this TensorFlow cannot import is a ModelLoadError."""
+    tf = import_tensorflow()
+    graph = tf.Graph()
+    with graph.as_default():
+        try:
+            tf.compat.v1.import_graph_def(graph_def, name="")
+        except (ValueError, tf.errors.NotFoundError) as exc:
+            raise ModelLoadError(
+                f"{path}: TensorFlow {tf.__version__} cannot import this graph: {exc}. An op "
+                "or attribute unknown to this version usually means the graph was exported "
+                "with a newer TensorFlow."
+            ) from None
+    return graph
+
+
 class FrozenGraphPredictor:
     """One graph in its own session; `make_callable` keeps per-call overhead near zero."""
 
@@ -61,16 +77,7 @@ class FrozenGraphPredictor:
         self.path = str(path)
         graph_def = read_graph_def(path, name)
         self.node_count = len(graph_def.node)
-        self.graph = tf.Graph()
-        with self.graph.as_default():
-            try:
-                tf.compat.v1.import_graph_def(graph_def, name="")
-            except (ValueError, tf.errors.NotFoundError) as exc:
-                raise ModelLoadError(
-                    f"{path}: TensorFlow {tf.__version__} cannot import this graph: {exc}. An op "
-                    "or attribute unknown to this version usually means the graph was exported "
-                    "with a newer TensorFlow."
-                ) from None
+        self.graph = import_graph(graph_def, path)
         self.input_name = input_tensor
         self.output_name = output_tensor
         try:

@@ -82,19 +82,12 @@ class GraphIntermediates:
         image: np.ndarray, unfused: bool = False,
     ) -> None:
         tf = import_tensorflow()
-        from pytest_deeplab.runtime.frozen_graph import read_graph_def
+        from pytest_deeplab.runtime.frozen_graph import import_graph, read_graph_def
 
         graph_def = read_graph_def(path)
         self.node_count = len(graph_def.node)
         self.unfused = unfused
-        self.graph = tf.Graph()
-        with self.graph.as_default():
-            try:
-                tf.compat.v1.import_graph_def(graph_def, name="")
-            except (ValueError, tf.errors.NotFoundError) as exc:
-                raise ModelLoadError(
-                    f"{path}: TensorFlow {tf.__version__} cannot import this graph: {exc}"
-                ) from None
+        self.graph = import_graph(graph_def, path)
         del graph_def
         try:
             self.input = self.graph.get_tensor_by_name(input_tensor)
