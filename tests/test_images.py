@@ -138,7 +138,8 @@ def test_demo_resize_portrait_and_downscale() -> None:
 
 def test_demo_resize_is_pillow_lanczos() -> None:
     rgb = gradient(30, 40)
-    expected = np.asarray(Image.fromarray(rgb).resize((20, 15), images.LANCZOS))
+    # DeepLab's demo resizes with PIL's ANTIALIAS filter, named LANCZOS since Pillow 2.7
+    expected = np.asarray(Image.fromarray(rgb).resize((20, 15), Image.Resampling.LANCZOS))
     np.testing.assert_array_equal(demo_resize(rgb, 20), expected)
 
 

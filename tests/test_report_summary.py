@@ -9,9 +9,9 @@ from typing import Any
 
 from pytest_deeplab.catalogue.selection import build_catalogue
 from pytest_deeplab.report.summary import table_lines, write_summary
-from pytest_deeplab.session import ModelResults
 from pytest_deeplab.suite.latency import UNMEASURED_HINT
 from pytest_deeplab.verdicts.outcomes import SuiteOutcomes
+from pytest_deeplab.verdicts.results import ModelResults
 
 LONG = ("mobilenetv3_large_cityscapes_trainfine", "xception71_dpc_cityscapes_trainval")
 

@@ -150,10 +150,7 @@ class Worker:
 
     def cmd_unload(self, request: dict[str, Any]) -> dict[str, Any]:
         model = self._model(request["model"])
-        predictor = self.session._predictors.pop(model.name, None)
-        close = getattr(predictor, "close", None)
-        if close is not None:
-            close()
+        self.session.release(model)
         self.images.pop(model.name, None)
         return {}
 
