@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from pytest_deeplab.constants import CACHE_ENV, GOLDEN_DIR_DEFAULT, RESULTS_DIR_DEFAULT
+from pytest_deeplab.shards.plan import Shard, ShardSpecError, parse_shard
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -88,7 +89,15 @@ def add_options(parser: pytest.Parser) -> None:
         "--deeplab-results-dir",
         metavar="DIR",
         default=None,
-        help=f"where diff images are written (default: <rootdir>/{RESULTS_DIR_DEFAULT})",
+        help=f"where diff images and this run's results file deeplab-run-K-of-N.json are "
+        f"written (default: <rootdir>/{RESULTS_DIR_DEFAULT})",
+    )
+    group.addoption(
+        "--deeplab-shard",
+        metavar="K/N",
+        default=None,
+        help="run only shard K of N (1-based) of the selected models, split by expected cost "
+        "(multiply-adds x images); each shard writes its results file for `pytest-deeplab merge`",
     )
     group.addoption(
         "--deeplab-threads",
@@ -148,6 +157,7 @@ class DeepLabOptions:
     report: Path | None = None
     report_cards: bool = False
     xnnpack: bool = True  # False with --deeplab-no-xnnpack
+    shard: Shard | None = None  # --deeplab-shard=K/N (pytest only; None runs every model)
 
     @property
     def in_ci(self) -> bool:
@@ -191,6 +201,11 @@ def resolve_options(config: pytest.Config) -> DeepLabOptions:
         options.report = Path(config.invocation_params.dir) / report
     options.report_cards = bool(opt("deeplab_report_cards"))
     options.xnnpack = not opt("deeplab_no_xnnpack")
+    if opt("deeplab_shard") is not None:  # a bad K/N is a usage error before anything runs
+        try:
+            options.shard = parse_shard(opt("deeplab_shard"))
+        except ShardSpecError as exc:
+            raise pytest.UsageError(str(exc)) from None
     return options
 
 

@@ -18,10 +18,13 @@ from pytest_deeplab.fixtures import (  # noqa: F401  (registered as fixtures by 
 )
 from pytest_deeplab.options import add_options, resolve_options
 from pytest_deeplab.stash import (
+    CARDS_KEY,
+    ITEMS_KEY,
     OPTIONS_KEY,
     OUTCOMES_KEY,
     REPORT_DONE_KEY,
     REPORT_KEY,
+    RESULTS_DONE_KEY,
     SESSION_KEY,
     get_deeplab_session,
 )
@@ -58,7 +61,25 @@ def pytest_configure(config: pytest.Config) -> None:
 
         config.stash[REPORT_KEY] = log = OutcomeLog()
         config.pluginmanager.register(log, "deeplab-report-outcomes")
+    if options.models is not None and not hasattr(config, "workerinput"):
+        from pytest_deeplab.shards.items import ItemLog  # every test, for the results file
 
+        config.stash[ITEMS_KEY] = items = ItemLog()
+        config.pluginmanager.register(items, "deeplab-items")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Under --deeplab-shard: which of the selected models this job runs (or that it has none)."""
+    options = config.stash[OPTIONS_KEY]
+    if options.shard is None or options.models is None:
+        return []
+    try:
+        deeplab = get_deeplab_session(config)
+    except pytest.UsageError:
+        return []  # raised again, with its message, at collection
+    from pytest_deeplab.shards.plan import describe_shard
+
+    return describe_shard(deeplab.plan, options.shard)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -102,6 +123,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail closed: a suite whose every item was skipped is an error, never a green run."""
     deeplab = session.config.stash.get(SESSION_KEY, None)
     outcomes = session.config.stash.get(OUTCOMES_KEY, None)
+    if _empty_shard(deeplab) and session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+        session.exitstatus = pytest.ExitCode.OK  # more shards than models: this one has none
     if deeplab is not None:
         workeroutput = getattr(session.config, "workeroutput", None)
         if workeroutput is not None:  # an xdist worker: the controller prints the summary
@@ -116,6 +139,29 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         settle_unused_goldens(deeplab, outcomes.ran if outcomes else 0)
     if deeplab is not None and deeplab.collected and not hasattr(session.config, "workeroutput"):
         _write_report(session, deeplab)
+    if deeplab is not None and ITEMS_KEY in session.config.stash:  # not on xdist workers
+        _write_results(session, deeplab)
+
+
+def _write_results(session: pytest.Session, deeplab: Any) -> None:
+    """This run's deeplab-run-K-of-N.json (shards/writer.py), after the exit status is final.
+    Not under --collect-only: nothing ran, and the file would merge as a shard without items."""
+    config = session.config
+    if config.getoption("collectonly"):
+        return
+    from pytest_deeplab.shards.writer import write_run_results
+
+    config.stash[RESULTS_DONE_KEY] = write_run_results(
+        deeplab, items=config.stash[ITEMS_KEY].results(), exitstatus=int(session.exitstatus),
+        command=_command(config), cards=config.stash.get(CARDS_KEY, None))
+
+
+def _empty_shard(deeplab: Any) -> bool:
+    return deeplab is not None and deeplab.plan is not None and not deeplab.selected
+
+
+def _command(config: pytest.Config) -> str:
+    return " ".join(["pytest", *config.invocation_params.args])
 
 
 def _write_report(session: pytest.Session, deeplab: Any) -> None:
@@ -124,13 +170,14 @@ def _write_report(session: pytest.Session, deeplab: Any) -> None:
     options = config.stash[OPTIONS_KEY]
     if options.report is None:
         return
+    from pytest_deeplab.report.cards import build_cards
     from pytest_deeplab.report.html import ReportError, write_report
 
-    command = " ".join(["pytest", *config.invocation_params.args])
+    config.stash[CARDS_KEY] = cards = build_cards(deeplab, options.report_cards)
     try:
         path = write_report(options.report, deeplab, config.stash[REPORT_KEY],
-                            measure_cards=options.report_cards, command=command,
-                            exitstatus=int(session.exitstatus))
+                            command=_command(config), exitstatus=int(session.exitstatus),
+                            cards=cards)
     except (ReportError, OSError) as exc:
         config.stash[REPORT_DONE_KEY] = f"deeplab report NOT written ({options.report}): {exc}"
     else:
@@ -170,11 +217,18 @@ def pytest_benchmark_update_machine_info(
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     deeplab = config.stash.get(SESSION_KEY, None)
-    if deeplab is None or not deeplab.collected or not config.stash[OUTCOMES_KEY].ran:
-        return  # nothing of the suite ran (collection errors, all deselected): no table
-    from pytest_deeplab.report.summary import write_summary
+    if deeplab is None:
+        return
+    if deeplab.collected and config.stash[OUTCOMES_KEY].ran:  # else no table: nothing ran
+        from pytest_deeplab.report.summary import write_summary
 
-    write_summary(terminalreporter, deeplab, config.stash[OUTCOMES_KEY])
-    if REPORT_DONE_KEY in config.stash:
-        line = config.stash[REPORT_DONE_KEY]
-        terminalreporter.write_line(line, red=line.startswith("deeplab report NOT"))
+        write_summary(terminalreporter, deeplab, config.stash[OUTCOMES_KEY])
+    elif _empty_shard(deeplab):
+        from pytest_deeplab.shards.plan import describe_shard
+
+        for line in describe_shard(deeplab.plan, deeplab.options.shard):
+            terminalreporter.write_line(line)
+    for key in (REPORT_DONE_KEY, RESULTS_DONE_KEY):
+        if key in config.stash:
+            line = config.stash[key]
+            terminalreporter.write_line(line, red=" NOT written" in line)

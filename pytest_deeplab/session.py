@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -28,40 +28,11 @@ from pytest_deeplab.data.listing import ImageRef, list_images
 from pytest_deeplab.files import sha256_file
 from pytest_deeplab.golden.store import GoldenStore
 from pytest_deeplab.options import DeepLabOptions
+from pytest_deeplab.verdicts.results import ModelResults
 
 
 class SelectionError(CatalogueError):
     """The selection is empty or cannot be had: a gate must not pass because nothing ran."""
-
-
-@dataclass
-class ModelResults:
-    """What the terminal summary and reports show per model."""
-
-    miou: float | None = None
-    miou_threshold: float | None = None
-    miou_passed: bool | None = None
-    agreements: dict[str, float] = field(default_factory=dict)
-    golden_written: list[str] = field(default_factory=list)
-    latency_median_s: float | None = None
-    cpu_median_s: float | None = None
-    first_call_s: float | None = None
-    skipped: str | None = None
-    latency_unmeasured: str | None = None
-
-    @property
-    def worst_agreement(self) -> float | None:
-        return min(self.agreements.values()) if self.agreements else None
-
-    def merge(self, other: dict[str, Any]) -> None:
-        """Fold in what an xdist worker measured for this model."""
-        for key, value in other.items():
-            if key == "agreements":
-                self.agreements.update(value)
-            elif key == "golden_written":
-                self.golden_written.extend(value)
-            elif value is not None:
-                setattr(self, key, value)
 
 
 class FirstCallTimed:
@@ -96,6 +67,10 @@ class DeepLabSession:
         self.options = options
         self.catalogue = self._load_catalogue()
         self.selected: list[ModelSpec] = self._select()
+        self.selection = list(self.selected)  # every shard agrees on it (the results file)
+        self.plan: Any = None  # shards.plan.ShardPlan under --deeplab-shard
+        if options.shard is not None:
+            self.selected = self._shard_of(options.shard)
         self.unavailable: dict[str, str] = {}
         self.collected = False  # set once the suite's items exist (the summary needs them)
         self.worker_identity: dict[str, Any] | None = None
@@ -131,6 +106,21 @@ class DeepLabSession:
                 "Name models, or use all / bundled / official; `pytest-deeplab list` shows them."
             )
         return selected
+
+    def _shard_of(self, shard: Any) -> list[ModelSpec]:
+        """This job's models: the suite, fetching, goldens and `deeplab_model` all use them."""
+        from pytest_deeplab.shards.costs import expected_costs
+        from pytest_deeplab.shards.plan import plan_shards
+
+        self.plan = plan_shards(expected_costs(self.selection, self._image_count), shard.count)
+        keep = set(self.plan.models_of(shard.index))
+        return [m for m in self.selection if m.name in keep]
+
+    def _image_count(self, model: ModelSpec) -> int:
+        try:
+            return len(self.golden_images(model)) + len(self.labelled_pairs(model))
+        except (ValueError, OSError):  # CatalogueError, ImageError: its own items report it
+            return 1
 
     @property
     def every_model(self) -> bool:
@@ -327,6 +317,13 @@ class DeepLabSession:
         return self.worker_identity if self.worker_identity and not self._predictors else (
             self.identity
         )
+
+    def release(self, model: ModelSpec) -> None:
+        """Close one loaded model and forget it (a later item would load it again)."""
+        predictor = self._predictors.pop(model.name, None)
+        close = getattr(predictor, "close", None)
+        if close is not None:
+            close()
 
     def close(self) -> None:
         """Release sessions and interpreters (kept listed so the summary knows TF was used)."""

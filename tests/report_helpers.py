@@ -16,7 +16,7 @@ from pytest_deeplab.data.labelsets import LabelSet, get_label_set
 from pytest_deeplab.data.masks import resize_mask
 from pytest_deeplab.golden.store import Golden
 from pytest_deeplab.options import DeepLabOptions
-from pytest_deeplab.report.collect import OutcomeLog, record_mask, record_miou
+from pytest_deeplab.report.collect import OutcomeLog, ReportRecorder, record_mask, record_miou
 from pytest_deeplab.session import DeepLabSession
 from pytest_deeplab.verdicts.masks import MaskThresholds, compare_masks
 from pytest_deeplab.verdicts.metrics import confusion_matrix
@@ -46,7 +46,9 @@ def make_session(tmp_path: Path, report: Path) -> DeepLabSession:
     options = DeepLabOptions(rootdir=tmp_path, models=f"{MODEL},{OTHER}", update_golden=None,
                              golden_dir=tmp_path / "golden", cache_dir=tmp_path / "cache",
                              config_file=config, report=report)
-    return DeepLabSession(options)
+    session = DeepLabSession(options)
+    session.report = ReportRecorder()  # as the plugin's stash.get_deeplab_session does
+    return session
 
 
 def _report(nodeid: str, outcome: str, when: str = "call", longrepr: object = None

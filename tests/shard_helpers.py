@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
 from pytest_deeplab.cli import merge as cli_merge
+from pytest_deeplab.cli.main import main
 from pytest_deeplab.shards.plan import plan_shards
 from pytest_deeplab.shards.results import ItemResult, RunResults, write_results
 
@@ -73,8 +73,5 @@ def write_shards(root: Path, count: int, **kwargs: Any) -> list[Path]:
 
 
 def merge_command(*argv: str) -> int:
-    """`pytest-deeplab merge ...` as the command line runs it (not yet registered in cli.py)."""
-    parser = argparse.ArgumentParser(prog="pytest-deeplab")
-    commands = parser.add_subparsers(dest="command", required=True)
-    cli_merge.add_parser(commands, argparse.ArgumentParser(add_help=False))
-    return cli_merge.run(parser.parse_args([cli_merge.COMMAND, *argv]))
+    """`pytest-deeplab merge ...` as the command line runs it."""
+    return main([cli_merge.COMMAND, *argv])

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pytest_deeplab.data import images
 from pytest_deeplab.data.images import ImageError, demo_resize, load_rgb
 from pytest_deeplab.data.labels import find_pairs, load_label
 from pytest_deeplab.data.labelsets import get_label_set

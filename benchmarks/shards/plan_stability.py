@@ -11,7 +11,8 @@ side by side on the same inputs:
 - rendezvous: each model to the job with the highest hash of (name, job), ignoring cost.
 
 Inputs: (1) the official zoo catalogue (21 models) with the multiply-adds the zoo publishes
-(design notes' table; a model without a figure gets the median, as the plan does); balance is
+(the catalogue's figures; a multi-scale figure counts as none, and a model without a figure
+gets the median, as the plan does); balance is
 max job cost / mean job cost, next to the best any split can do (the largest model's cost /
 mean, or 1). (2) "Add one model to a 20-model catalogue": every zoo model in turn is the newcomer
 to the other 20; and 1000 random 20-model catalogues (log-uniform costs over 1-500) each given
@@ -26,27 +27,23 @@ import random
 import statistics
 from collections.abc import Callable, Mapping
 
+from pytest_deeplab.catalogue.official import OFFICIAL_MODELS
+from pytest_deeplab.shards.costs import single_run_madds
 from pytest_deeplab.shards.plan import plan_shards
 
 Split = Callable[[Mapping[str, float], int], dict[str, int]]
 
-# Published multiply-adds (billions), the official catalogue's 21 models. The 8-bit TF Lite
-# files share their graph's figure; where two output strides are quoted, the first (OS 32).
-ZOO: dict[str, float | None] = {
-    "mobilenetv2_dm05_coco_voc_trainaug": 0.88, "mobilenetv2_dm05_coco_voc_trainval": 2.84,
-    "mobilenetv2_coco_voc_trainaug": 2.75, "mobilenetv2_coco_voc_trainval": 152.59,
-    "xception65_coco_voc_trainaug": 54.17, "xception65_coco_voc_trainval": 3055.35,
-    "mobilenetv2_coco_cityscapes_trainfine": 21.27,
-    "mobilenetv3_large_cityscapes_trainfine": 15.95,
-    "mobilenetv3_small_cityscapes_trainfine": 4.63, "xception65_cityscapes_trainfine": 418.64,
-    "xception71_dpc_cityscapes_trainfine": 502.07, "xception71_dpc_cityscapes_trainval": None,
-    "mobilenetv2_ade20k_train": None, "xception65_ade20k_train": None,
-    "deeplabv3_257_mv_gpu": None, "mobilenetv2_coco_voc_trainaug_8bit": 2.75,
-    "mobilenetv2_coco_voc_trainaug_8bit_tflite": 2.75,
-    "mobilenetv2_dm05_coco_voc_trainaug_8bit": 0.88,
-    "mobilenetv2_dm05_coco_voc_trainaug_8bit_tflite": 0.88, "edgetpu_deeplab_cityscapes": 5.6,
-    "edgetpu_deeplab_slim_cityscapes": 3.5,
-}
+def _zoo_costs() -> dict[str, float | None]:
+    """Published multiply-adds (billions) of the official catalogue's models, as a sharded run
+    costs them per image: a multi-scale figure counts as none (shards/costs.py)."""
+    costs: dict[str, float | None] = {}
+    for model in OFFICIAL_MODELS:
+        madds = single_run_madds(model.facts.multiply_adds, model.facts.multiply_adds_note)
+        costs[model.name] = None if madds is None else round(madds / 1e9, 2)
+    return costs
+
+
+ZOO = _zoo_costs()
 
 
 def ours(costs: Mapping[str, float], count: int) -> dict[str, int]:

@@ -18,6 +18,7 @@ from pytest_deeplab.catalogue.specs import (
     CatalogueError,
     DatasetSpec,
     ModelSpec,
+    ZooFacts,
     validate_label_set,
 )
 from pytest_deeplab.data.labelsets import label_set_mismatch
@@ -47,6 +48,7 @@ MODEL_KEYS = {
     "output_tensor",
     "resize",
     "xnnpack",
+    "multiply_adds",
 }
 TFLITE_ONLY_KEYS = ("resize", "xnnpack")
 
@@ -179,6 +181,13 @@ def _model(
     if "golden_images" in entry:
         changes["golden_images"] = _path(entry["golden_images"], base)
     changes.update(_tflite_settings(entry, where))
+    if "multiply_adds" in entry:  # one inference's cost (`pytest-deeplab inspect`): for shards
+        madds = entry["multiply_adds"]
+        if isinstance(madds, bool) or not isinstance(madds, (int, float)) or not madds > 0:
+            raise ConfigError(f"{where}: multiply_adds must be a number above 0 (multiply-adds "
+                              f"of one inference, e.g. 5.4e10), got {madds!r}")
+        facts = known.facts if known is not None else ZooFacts()
+        changes["facts"] = replace(facts, multiply_adds=float(madds), multiply_adds_note="")
     if known is not None:
         return _tflite_only(replace(known, **changes), entry, where)
     if "path" not in changes and "url" not in changes:

@@ -350,13 +350,15 @@ def write_report(
     measure_cards: bool = False,
     command: str = "",
     exitstatus: int = 0,
+    cards: list[Any] | None = None,
 ) -> Path:
-    """Render the run's report and write it atomically to `path`."""
+    """Render the run's report and write it atomically to `path` (`cards`: already built)."""
     from pytest_deeplab.files import write_atomically
     from pytest_deeplab.report.cards import build_cards
 
-    context = build_context(deeplab, log, cards=build_cards(deeplab, measure_cards),
-                            command=command, exitstatus=exitstatus)
+    if cards is None:
+        cards = build_cards(deeplab, measure_cards)
+    context = build_context(deeplab, log, cards=cards, command=command, exitstatus=exitstatus)
     text = render_report(context)
     written = write_atomically(Path(path), lambda handle: handle.write(text.encode("utf-8")))
     written.chmod(0o644)  # the temporary file it came from was private
