@@ -97,7 +97,7 @@ def _to_rgb(image: Image.Image, path: PathLike) -> np.ndarray:
             "Convert it to an 8-bit RGB PNG or JPEG.",
         )
     try:
-        rgb = image.convert("RGB")
+        rgb = image if image.mode == "RGB" else image.convert("RGB")  # no needless copy
     except (ValueError, OSError) as exc:
         raise ImageError(
             path, f"Pillow cannot convert mode {image.mode!r} to RGB ({exc})", "Save it as RGB."

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,6 +14,7 @@ from pytest_deeplab.catalogue.specs import ModelSpec
 from pytest_deeplab.data.images import demo_resize, load_rgb
 from pytest_deeplab.data.labels import load_label
 from pytest_deeplab.data.masks import resize_mask
+from pytest_deeplab.data.prefetch import prefetched
 from pytest_deeplab.errors import DeepLabFailure
 from pytest_deeplab.session import DeepLabSession
 from pytest_deeplab.verdicts.metrics import confusion_matrix
@@ -24,23 +27,39 @@ class MiouBelowThreshold(DeepLabFailure):
     """Raised with the per-class report."""
 
 
-def dataset_confusion(deeplab: DeepLabSession, model: ModelSpec) -> tuple[np.ndarray, int]:
+PREFETCH_DEPTH = 2
+"""Images decoded and resized ahead of the model: memory holds this many, whatever the
+dataset's size, and two keep the model fed when one image is slow to decode."""
+
+
+def dataset_confusion(
+    deeplab: DeepLabSession, model: ModelSpec, depth: int = PREFETCH_DEPTH
+) -> tuple[np.ndarray, int]:
     """Predict every labelled image and accumulate ONE confusion matrix (not per-image means).
 
     The image is demo-resized for the model and the predicted mask resized back to the label's
-    size with nearest neighbour, so the score is at ground-truth resolution.
+    size with nearest neighbour, so the score is at ground-truth resolution. The dataset is
+    streamed: a thread decodes and resizes the next `depth` images while the model predicts
+    the current one, and only the matrix is kept.
     """
     label_set = deeplab.label_set(model)
     predictor = deeplab.predictor(model)
     pairs = deeplab.labelled_pairs(model)
+    input_size = deeplab.input_size(model)
+
+    def load(pair: tuple[Path, Path]) -> tuple[np.ndarray, np.ndarray]:
+        rgb = load_rgb(pair[0])  # stored pixels (EXIF ignored), like its label map
+        label = load_label(pair[1], label_set, expected_shape=rgb.shape[:2])
+        return demo_resize(rgb, input_size), label
+
     matrix = np.zeros((label_set.num_classes, label_set.num_classes), dtype=np.int64)
-    for image_path, label_path in pairs:
-        rgb = load_rgb(image_path)  # stored pixels (EXIF ignored), like its label map
-        label = load_label(label_path, label_set, expected_shape=rgb.shape[:2])
-        mask = predictor.predict(demo_resize(rgb, deeplab.input_size(model)))
-        if mask.shape != label.shape:
-            mask = resize_mask(mask, label.shape[:2])
-        matrix += confusion_matrix(label, mask, label_set.num_classes, label_set.ignore_label)
+    with closing(prefetched(pairs, load, depth)) as loaded:  # a failure stops the thread
+        for image, label in loaded:
+            mask = predictor.predict(image)
+            if mask.shape != label.shape:
+                mask = resize_mask(mask, label.shape[:2])
+            matrix += confusion_matrix(label, mask, label_set.num_classes,
+                                       label_set.ignore_label)
     return matrix, len(pairs)
 
 
