@@ -6,7 +6,6 @@ read and demo-resized once per (image, input size).
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import asdict
 from functools import cached_property
@@ -20,12 +19,11 @@ from pytest_deeplab.catalogue.bundled import fixtures_dir
 from pytest_deeplab.catalogue.config import load_config_file
 from pytest_deeplab.catalogue.selection import Catalogue, build_catalogue
 from pytest_deeplab.catalogue.specs import CatalogueError, DatasetSpec, ModelSpec
-from pytest_deeplab.constants import LOCK_FILE
 from pytest_deeplab.data.images import demo_resize, load_rgb
 from pytest_deeplab.data.labels import find_pairs
 from pytest_deeplab.data.labelsets import LabelSet, get_label_set
 from pytest_deeplab.data.listing import ImageRef, list_images
-from pytest_deeplab.files import sha256_file
+from pytest_deeplab.fetching.model_files import ModelFiles
 from pytest_deeplab.golden.store import GoldenStore
 from pytest_deeplab.options import DeepLabOptions
 from pytest_deeplab.verdicts.results import ModelResults
@@ -78,11 +76,10 @@ class DeepLabSession:
         self.pruned: list[Path] = []
         self.prune_refused = ""
         self.results: dict[str, ModelResults] = {m.name: ModelResults() for m in self.selected}
-        self._files: dict[str, Path] = {}
+        self.files = ModelFiles(options)
         self._predictors: dict[str, Any] = {}
         self._load_errors: dict[str, str] = {}
         self._images: dict[tuple[Path, int], np.ndarray] = {}
-        self._sha256: dict[Path, str] = {}
         self.report: Any = None  # the plugin sets a ReportRecorder under --deeplab-report
 
     # -- selection ---------------------------------------------------------------------------
@@ -174,51 +171,11 @@ class DeepLabSession:
 
     def model_file(self, model: ModelSpec) -> Path:
         """The model file on disk: a local path as is, archives and URLs through the cache."""
-        if model.name in self._files:
-            return self._files[model.name]
-        from pytest_deeplab.fetching.fetch import Artifact, FetchSettings, default_cache_dir, fetch
-
-        path = model.path
-        if path is not None and not str(path).endswith((".tar.gz", ".tgz")):
-            if not path.exists():
-                raise OSError(f"{path} does not exist (model {model.name!r})")
-            self._files[model.name] = path
-            return path
-        mirrors = list(self.options.mirrors)
-        if path is not None:
-            mirrors.insert(0, str(path.parent))
-        artifact = Artifact(
-            name=model.name,
-            filename=path.name if path is not None else model.filename,
-            url=model.url or "",
-            member=model.member,
-            sha256=model.sha256,
-            sha384=model.sha384,
-            size=model.size,
-        )
-        settings = FetchSettings(
-            cache_dir=self.options.cache_dir or default_cache_dir(),
-            mirrors=mirrors,
-            offline=self.options.offline or path is not None,
-            lock_path=None if model.source == "bundled" else self.options.rootdir / LOCK_FILE,
-            update_lock=self.options.update_lock,
-        )
-        fetched = fetch(artifact, settings)
-        self._files[model.name] = fetched.path
-        self._sha256[fetched.path] = fetched.file_sha256  # stamped by the cache: no re-hashing
-        return fetched.path
+        return self.files.path(model)
 
     def model_sha256(self, model: ModelSpec) -> str:
         """sha256 of the model file itself (golden metadata ties a golden to this exact file)."""
-        path = self.model_file(model)
-        if path not in self._sha256:
-            if path.is_dir():  # a SavedModel: hash of its files' hashes, in name order
-                files = sorted(p for p in path.rglob("*") if p.is_file())
-                listing = "".join(f"{f.relative_to(path)}:{sha256_file(f)}\n" for f in files)
-                self._sha256[path] = hashlib.sha256(listing.encode()).hexdigest()
-            else:
-                self._sha256[path] = sha256_file(path)
-        return self._sha256[path]
+        return self.files.sha256(model)
 
     def predictor(self, model: ModelSpec) -> Any:
         """The loaded model, once per session.

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_deeplab.catalogue.selection import Catalogue
-from pytest_deeplab.catalogue.specs import CatalogueError, ModelSpec, format_madds
+from pytest_deeplab.catalogue.specs import CatalogueError, format_madds
+from pytest_deeplab.fetching.model_files import is_cached
 from pytest_deeplab.options import DeepLabOptions, build_options
 from pytest_deeplab.session import DeepLabSession
 
@@ -72,19 +73,6 @@ def options_from_args(args: argparse.Namespace, models: str) -> DeepLabOptions:
     )
 
 
-def _is_cached(session: DeepLabSession, model: ModelSpec) -> str:
-    """'yes', 'local' (a file of the user's) or 'no', without touching the network."""
-    from pytest_deeplab.fetching.fetch import Artifact, FetchSettings, cached, default_cache_dir
-
-    if model.path is not None and not str(model.path).endswith((".tar.gz", ".tgz")):
-        return "local" if model.path.exists() else "missing"
-    artifact = Artifact(model.name, model.path.name if model.path else model.filename,
-                        model.url or "", model.member, model.sha256, model.sha384, model.size)
-    settings = FetchSettings(cache_dir=session.options.cache_dir or default_cache_dir(),
-                             mirrors=[], offline=True)
-    return "yes" if cached(artifact, settings) else "no"
-
-
 def _list(catalogue: Catalogue, session: DeepLabSession) -> int:
     header = ("name", "source", "format", "labels", "input", "backbone", "OS", "published mIOU",
               "MAdds", "size", "cached")
@@ -96,7 +84,7 @@ def _list(catalogue: Catalogue, session: DeepLabSession) -> int:
             model.name, model.source, model.format, model.label_set, size,
             f.backbone, str(f.eval_output_stride or ""), f.published_miou,
             format_madds(f.multiply_adds, f.multiply_adds_note),
-            f.file_size, _is_cached(session, model),
+            f.file_size, is_cached(model, session.options),
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for row in rows:
