@@ -22,6 +22,7 @@ from pytest_deeplab.stash import (
     ITEMS_KEY,
     OPTIONS_KEY,
     OUTCOMES_KEY,
+    RELEASE_KEY,
     REPORT_DONE_KEY,
     REPORT_KEY,
     RESULTS_DONE_KEY,
@@ -108,6 +109,26 @@ def _only_named_tests(config: pytest.Config) -> bool:
     adds the built-in suite."""
     options = config.stash[OPTIONS_KEY]
     return options.models_from_ini and config.args_source == pytest.Config.ArgsSource.ARGS
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Plan each model's release after the last item that needs it (after -k/-m deselection)."""
+    deeplab = session.config.stash.get(SESSION_KEY, None)
+    if deeplab is not None:
+        from pytest_deeplab.suite.release import ReleasePlan
+
+        names = [m.name for m in deeplab.selected]
+        session.config.stash[RELEASE_KEY] = ReleasePlan(session.items, names)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """Once the item's fixtures are torn down, release the models it was the last user of."""
+    yield
+    plan = item.config.stash.get(RELEASE_KEY, None)
+    if plan is not None:
+        for name in plan.after(item):
+            item.config.stash[SESSION_KEY].release(name)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -1,12 +1,15 @@
 """One pytest session's DeepLab state: the selection, model files, loaded models and results.
 
-Models are loaded once per session whatever the number of items that use them, and images are
-read and demo-resized once per (image, input size).
+Models are loaded once per session whatever the number of items that use them, and released
+after the last item that needs them (suite/release.py), so peak memory follows the largest
+model; images are read and demo-resized once per (image, input size), in a cache bounded in bytes.
 """
 
 from __future__ import annotations
 
+import gc
 import time
+from collections import Counter
 from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
@@ -19,6 +22,7 @@ from pytest_deeplab.catalogue.bundled import fixtures_dir
 from pytest_deeplab.catalogue.config import load_config_file
 from pytest_deeplab.catalogue.selection import Catalogue, build_catalogue
 from pytest_deeplab.catalogue.specs import CatalogueError, DatasetSpec, ModelSpec
+from pytest_deeplab.data.image_cache import ImageCache
 from pytest_deeplab.data.images import demo_resize, load_rgb
 from pytest_deeplab.data.labels import find_pairs
 from pytest_deeplab.data.labelsets import LabelSet, get_label_set
@@ -26,6 +30,7 @@ from pytest_deeplab.data.listing import ImageRef, list_images
 from pytest_deeplab.fetching.model_files import ModelFiles
 from pytest_deeplab.golden.store import GoldenStore
 from pytest_deeplab.options import DeepLabOptions
+from pytest_deeplab.suite.release import return_freed_memory
 from pytest_deeplab.verdicts.results import ModelResults
 
 
@@ -40,9 +45,9 @@ class FirstCallTimed:
     question's %%time puzzle); it is reported apart, never mixed into latency statistics.
     """
 
-    def __init__(self, inner: Any, results: ModelResults) -> None:
+    def __init__(self, inner: Any, results: ModelResults | None) -> None:
         self.inner = inner
-        self._results: ModelResults | None = results
+        self._results = results  # None: not timed (a reload after release)
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         if self._results is None:
@@ -79,7 +84,10 @@ class DeepLabSession:
         self.files = ModelFiles(options)
         self._predictors: dict[str, Any] = {}
         self._load_errors: dict[str, str] = {}
-        self._images: dict[tuple[Path, int], np.ndarray] = {}
+        self._images = ImageCache()
+        self.loads: Counter[str] = Counter()  # loads per model here; > 1 is a reload
+        self.worker_loads: Counter[str] = Counter()  # what xdist workers reported
+        self._released_records: dict[str, dict[str, Any]] = {}
         self.report: Any = None  # the plugin sets a ReportRecorder under --deeplab-report
 
     # -- selection ---------------------------------------------------------------------------
@@ -209,7 +217,11 @@ class DeepLabSession:
                     else f"model {model.name} failed to load: {type(exc).__name__}: {exc}"
                 )
                 raise
-            self._predictors[model.name] = FirstCallTimed(loaded, self.results[model.name])
+            first = model.name not in self.loads
+            self.loads[model.name] += 1
+            self._predictors[model.name] = FirstCallTimed(
+                loaded, self.results[model.name] if first else None
+            )
         return self._predictors[model.name]
 
     def input_size(self, model: ModelSpec) -> int:
@@ -232,7 +244,10 @@ class DeepLabSession:
         formats without such choices or a model not loaded in this process."""
         loaded = self._predictors.get(model.name)
         record = getattr(loaded, "runtime_record", None) if loaded is not None else None
-        return dict(record()) if record is not None else None
+        if record is None:
+            kept = self._released_records.get(model.name)
+            return dict(kept) if kept is not None else None
+        return dict(record())
 
     @cached_property
     def identity(self) -> dict[str, Any]:
@@ -244,18 +259,19 @@ class DeepLabSession:
 
     def loaded_models(self) -> list[str]:
         """Names of the models loaded in this process (not counting xdist workers')."""
-        return sorted(self._predictors)
+        return sorted(self.loads)
 
     @property
     def any_model_loaded(self) -> bool:
-        return bool(self._predictors) or self.worker_identity is not None
+        return bool(self.loads) or self.worker_identity is not None
 
     def export(self) -> dict[str, Any]:
         """What an xdist worker sends to the controller (plain JSON-able data)."""
         return {
             "results": {name: asdict(result) for name, result in self.results.items()},
-            "identity": self.identity if self._predictors else None,
+            "identity": self.identity if self.loads else None,
             "report": self.report.export() if self.report is not None else None,
+            "loads": dict(self.loads),
         }
 
     def merge_worker(self, data: dict[str, Any]) -> None:
@@ -265,22 +281,36 @@ class DeepLabSession:
                 self.results[name].merge(result)
         if data.get("identity"):
             self.worker_identity = data["identity"]
+        self.worker_loads.update(data.get("loads", {}))
         if data.get("report") and self.report is not None:
             self.report.merge(data["report"])
         self.collected = True
 
     def run_identity(self) -> dict[str, Any]:
         """TF identity of whoever ran the models: this process, or an xdist worker."""
-        return self.worker_identity if self.worker_identity and not self._predictors else (
+        return self.worker_identity if self.worker_identity and not self.loads else (
             self.identity
         )
 
-    def release(self, model: ModelSpec) -> None:
-        """Close one loaded model and forget it (a later item would load it again)."""
-        predictor = self._predictors.pop(model.name, None)
+    def release(self, name: str) -> None:
+        """Close and drop a loaded model (its last item has run); a later use reloads it."""
+        predictor = self._predictors.pop(name, None)
+        if predictor is None:
+            return
+        record = getattr(predictor, "runtime_record", None)
+        if record is not None:  # golden metadata and machine_info still describe how it ran
+            self._released_records[name] = dict(record())
         close = getattr(predictor, "close", None)
         if close is not None:
             close()
+        del predictor, record, close
+        gc.collect()  # TF graphs and sessions sit in reference cycles
+        return_freed_memory()
+
+    @property
+    def reloads(self) -> int:
+        """Loads beyond the first per model, here and on xdist workers."""
+        return sum(n - 1 for n in (self.loads + self.worker_loads).values() if n > 1)
 
     def close(self) -> None:
         """Release sessions and interpreters (kept listed so the summary knows TF was used)."""
@@ -320,10 +350,8 @@ class DeepLabSession:
         return find_pairs(dataset.images, dataset.labels, dataset.label_suffix)
 
     def prepared_image(self, path: Path, input_size: int) -> np.ndarray:
-        """RGB uint8, demo-resized to the model's input size (cached)."""
-        key = (path, input_size)
-        if key not in self._images:
-            self._images[key] = demo_resize(load_rgb(path), input_size)
-        return self._images[key]
-
-
+        """RGB uint8, demo-resized to the model's input size (cached, bounded in bytes)."""
+        image: np.ndarray = self._images.get(
+            (path, input_size), lambda: demo_resize(load_rgb(path), input_size)
+        )
+        return image

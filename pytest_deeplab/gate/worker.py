@@ -150,7 +150,7 @@ class Worker:
 
     def cmd_unload(self, request: dict[str, Any]) -> dict[str, Any]:
         model = self._model(request["model"])
-        self.session.release(model)
+        self.session.release(model.name)
         self.images.pop(model.name, None)
         return {}
 

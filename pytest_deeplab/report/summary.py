@@ -93,6 +93,10 @@ def write_summary(terminalreporter: Any, deeplab: Any, outcomes: SuiteOutcomes) 
     missing = [m.name for m in deeplab.selected if deeplab.results[m.name].skipped]
     if missing:
         notes.append(f"not available (skipped, --deeplab-allow-missing): {', '.join(missing)}")
+    if getattr(deeplab, "reloads", 0):
+        notes.append(f"{deeplab.reloads} extra model load(s): a model was needed again after its "
+                     "last planned item and released (tests reordered after collection, or "
+                     "using deeplab_session directly); each reload costs a model load's time")
     for note in notes:
         for line in wrapped(note, width):
             tr.write_line(line)
