@@ -93,7 +93,10 @@ def test_cpu_from_py_cpuinfo_when_pytest_benchmark_has_it(tmp_path: Path) -> Non
     assert cpu["model"] == "AMD EPYC 7B13" and cpu["simd_flags"] == ["avx2", "fma"]
 
 
-def test_saved_runs_carry_the_identity(pytester: pytest.Pytester, installed_tf: str) -> None:
+def test_saved_runs_carry_the_identity(pytester: pytest.Pytester, installed_tf: str,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)  # under -n 2 the inner run is no worker
     pytester.makepyfile("def test_speed(benchmark):\n    benchmark(lambda: None)\n")
     out = pytester.path / "out.json"
     result = pytester.runpytest_subprocess(f"--benchmark-json={out}", "-p", "no:cacheprovider")
