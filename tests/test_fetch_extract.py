@@ -97,3 +97,15 @@ def test_two_candidates_at_the_same_depth_are_ambiguous(tmp_path: Path) -> None:
 
     with pytest.raises(LookupError, match="several"):
         find_member(tmp_path, "frozen_inference_graph.pb")
+
+
+def test_links_in_a_loop_are_refused_not_a_crash(tmp_path: Path) -> None:
+    """Found by the property test: tarfile follows these two links into each other without end
+    (a RecursionError on every Python version here); it is an unsafe archive, nothing is left."""
+    archive, dest = tmp_path / "loop.tar", tmp_path / "dest"
+    archive.write_bytes(build([(tarfile.SYMTYPE, "./frozen_inference_graph.pb/.", "."),
+                               (tarfile.SYMTYPE, "a/.", "frozen_inference_graph.pb")]))
+    dest.mkdir()
+    with pytest.raises(UnsafeMember, match="loop"):
+        extract_archive(archive, dest)
+    assert everything_under(dest) == []

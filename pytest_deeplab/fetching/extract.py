@@ -53,6 +53,11 @@ def _checked_extract(archive: Path, dest: Path) -> list[str]:
         raise NotAnArchive(f"not a readable tar archive: {exc}") from exc
     except KeyError as exc:  # a hard link to a member the archive does not hold
         raise NotAnArchive(f"malformed tar archive: {exc.args[0]}") from exc
+    except RecursionError:  # tarfile follows a link that leads back to itself without end
+        raise UnsafeMember(
+            "links in the archive refer to each other in a loop (e.g. a link named 'x/.' to "
+            "'x'), which tarfile cannot resolve"
+        ) from None
 
 
 def check_member(member: tarfile.TarInfo) -> None:
