@@ -8,47 +8,19 @@ merged, and pytest's closing line of counts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
 from types import SimpleNamespace
-from typing import Any
 
 from pytest_deeplab.report.summary import summary_rows, table_lines, wrapped
 from pytest_deeplab.shards.merge import MergedRun, describe_identity
+from pytest_deeplab.verdicts.results import ModelResults
 
 HEADER = ("model", "mIOU vs threshold", "worst golden", "median latency")
 COUNT_ORDER = ("failed", "passed", "skipped", "xfailed", "xpassed", "error")
 
 
-@dataclass
-class ModelFigures:
-    """One model's figures as a shard wrote them (the fields of the session's ModelResults)."""
-
-    miou: float | None = None
-    miou_threshold: float | None = None
-    miou_passed: bool | None = None
-    agreements: dict[str, float] = field(default_factory=dict)
-    golden_written: list[str] = field(default_factory=list)
-    latency_median_s: float | None = None
-    cpu_median_s: float | None = None
-    first_call_s: float | None = None
-    skipped: str | None = None
-    latency_unmeasured: str | None = None
-
-    @property
-    def worst_agreement(self) -> float | None:
-        known = [v for v in self.agreements.values() if v is not None]
-        return min(known) if known else None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ModelFigures:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names and v is not None})
-
-
-def model_figures(merged: MergedRun) -> dict[str, ModelFigures]:
+def model_figures(merged: MergedRun) -> dict[str, ModelResults]:
     models = merged.models
-    return {name: ModelFigures.from_dict((models.get(name) or {}).get("results") or {})
+    return {name: ModelResults.from_dict((models.get(name) or {}).get("results") or {})
             for name in merged.selected}
 
 

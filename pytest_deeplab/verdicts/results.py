@@ -3,7 +3,8 @@ shard results files carry (plain data: no numpy, no TensorFlow)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -24,7 +25,16 @@ class ModelResults:
 
     @property
     def worst_agreement(self) -> float | None:
-        return min(self.agreements.values()) if self.agreements else None
+        known = [v for v in self.agreements.values() if v is not None]
+        return min(known) if known else None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelResults:
+        """Rebuilt from its JSON form (an xdist export or a shard's results file)."""
+        names = {f.name for f in fields(cls)}
+        results = cls()
+        results.merge({k: v for k, v in data.items() if k in names})
+        return results
 
     def merge(self, other: dict[str, Any]) -> None:
         """Fold in what an xdist worker measured for this model."""
