@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+if TYPE_CHECKING:
+    from pytest_deeplab.shards.plan import Shard
+
 from pytest_deeplab.constants import CACHE_ENV, GOLDEN_DIR_DEFAULT, RESULTS_DIR_DEFAULT
-from pytest_deeplab.shards.plan import Shard, ShardSpecError, parse_shard
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -202,6 +204,8 @@ def resolve_options(config: pytest.Config) -> DeepLabOptions:
     options.report_cards = bool(opt("deeplab_report_cards"))
     options.xnnpack = not opt("deeplab_no_xnnpack")
     if opt("deeplab_shard") is not None:  # a bad K/N is a usage error before anything runs
+        from pytest_deeplab.shards.plan import ShardSpecError, parse_shard
+
         try:
             options.shard = parse_shard(opt("deeplab_shard"))
         except ShardSpecError as exc:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -146,6 +145,8 @@ def _checked_costs(costs: Mapping[str, float | None]) -> tuple[dict[str, float],
             raise ValueError(f"model {name!r}: expected cost {cost!r} is not a number >= 0")
         known[name] = value
     missing = tuple(sorted(name for name in costs if name not in known))
+    import statistics  # kept out of the plugin's import (it pulls in fractions, random...)
+
     fill = statistics.median(known.values()) if known else DEFAULT_COST
     return {**known, **dict.fromkeys(missing, fill)}, missing
 
