@@ -135,7 +135,10 @@ def test_github_workflow(pytest_options: set[str]) -> None:
         fetches = commands(lines, "pytest-deeplab")
         assert [words[1] for words in fetches] == ["fetch"]
         check_options(fetches[0], cli_options("fetch"), f"shard job {index}")
-        assert fetches[0][2:] == [options["--deeplab-models"]]  # fetch what the run selects
+        fetch_options = long_options(fetches[0])
+        assert [w for w in fetches[0][2:] if not w.startswith("--")] == [
+            options["--deeplab-models"]]  # fetch what the run selects ...
+        assert fetch_options["--shard"] == options["--deeplab-shard"]  # ... and its shard only
         results = PurePosixPath(options["--deeplab-results-dir"])
         assert results in PurePosixPath(options["--deeplab-report"]).parents
         upload = uses(shard_job, "actions/upload-artifact")
@@ -190,7 +193,10 @@ def test_gitlab_pipeline(pytest_options: set[str]) -> None:
         seen.append(parse_shard(options["--deeplab-shard"]))
         fetches = commands(lines, "pytest-deeplab")
         assert [words[1] for words in fetches] == ["fetch"]
-        assert fetches[0][2:] == [options["--deeplab-models"]]
+        fetch_options = long_options(fetches[0])
+        assert [w for w in fetches[0][2:] if not w.startswith("--")] == [
+            options["--deeplab-models"]]  # fetch what the run selects ...
+        assert fetch_options["--shard"] == options["--deeplab-shard"]  # ... and its shard only
         results = PurePosixPath(options["--deeplab-results-dir"])
         assert results in PurePosixPath(options["--deeplab-report"]).parents
         results_dirs.add(results)

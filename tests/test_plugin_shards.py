@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import DeepLabPytester
+from conftest import DeepLabPytester, minizoo_manifest
 from test_xdist import ALTERED, alter_golden, junit_cases, summary_block
 
 from pytest_deeplab.cli.main import main
@@ -182,3 +182,30 @@ def test_a_results_file_that_cannot_be_written_is_said_in_red(deeplab: DeepLabPy
                          f"--deeplab-results-dir={blocker}")
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines([f"deeplab results NOT written ({blocker}): *"])
+
+
+def test_fetch_with_a_shard_fetches_what_that_shard_runs(
+        deeplab: DeepLabPytester, capsys: pytest.CaptureFixture[str]) -> None:
+    """`pytest-deeplab fetch SPEC --shard=K/N` warms exactly the models `--deeplab-shard=K/N`
+    runs, so each CI job's cache holds only its own models."""
+    spec = "bundled"
+    fetched, run = [], []
+    for k in (1, 2, 3):
+        capsys.readouterr()
+        status = main(["fetch", spec, f"--shard={k}/3", f"--rootdir={deeplab.path}",
+                       f"--cache-dir={deeplab.path / 'cache'}", "--offline"])
+        out, _ = capsys.readouterr()
+        assert status == 0, out
+        fetched.append([line.split()[1].rstrip(":") for line in out.splitlines()
+                        if line.startswith("ok ")])
+        result = deeplab.run(f"--deeplab-models={spec}", f"--deeplab-shard={k}/3",
+                             "--collect-only")
+        run.append(shard_models(result))
+    assert fetched == run
+    every = [name for names in fetched for name in names]
+    assert sorted(every) == sorted(m["name"] for m in minizoo_manifest()["models"])  # each once
+
+
+def test_fetch_with_a_bad_shard_names_its_option(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["fetch", "bundled", "--shard=4/3"]) == 2
+    assert "--shard='4/3': K (4) is larger than N (3)" in capsys.readouterr().err

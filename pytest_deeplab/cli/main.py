@@ -17,6 +17,7 @@ from pytest_deeplab.catalogue.specs import CatalogueError, format_madds
 from pytest_deeplab.fetching.model_files import is_cached
 from pytest_deeplab.options import DeepLabOptions, build_options
 from pytest_deeplab.session import DeepLabSession
+from pytest_deeplab.shards.plan import ShardSpecError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("list", parents=[common], help="every model known, and what is cached")
     fetch = commands.add_parser("fetch", parents=[common], help="download models into the cache")
     fetch.add_argument("models", nargs="+", help="names, globs, all, official, user")
+    fetch.add_argument("--shard", metavar="K/N", default=None,
+                       help="only the models of shard K of N, split as --deeplab-shard=K/N "
+                            "splits the same selection (a CI job warms only its own cache)")
     fetch.add_argument("--update-lock", action="store_true",
                        help="accept archives whose checksum differs from deeplab-zoo.lock")
     for module in _command_modules():
@@ -114,9 +118,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == module.COMMAND:
             return int(module.run(args))
     spec = ",".join(args.models) if args.command == "fetch" else "all"
+    options = options_from_args(args, spec)
     try:
-        session = DeepLabSession(options_from_args(args, spec))
-    except CatalogueError as exc:
+        if getattr(args, "shard", None):
+            from pytest_deeplab.shards.plan import parse_shard
+
+            options.shard = parse_shard(args.shard, option="--shard")
+        session = DeepLabSession(options)
+    except (CatalogueError, ShardSpecError) as exc:
         print(f"pytest-deeplab: {exc}", file=sys.stderr)
         return 2
     if args.command == "list":
