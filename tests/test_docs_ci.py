@@ -59,6 +59,16 @@ def long_options(words: list[str]) -> dict[str, str]:
     return found
 
 
+def check_fetch(lines: list[str], run_options: dict[str, str], where: str) -> None:
+    """A job's one `pytest-deeplab fetch` warms what its pytest run selects, and its shard only."""
+    fetches = commands(lines, "pytest-deeplab")
+    assert [words[1] for words in fetches] == ["fetch"], where
+    check_options(fetches[0], cli_options("fetch"), where)
+    positional = [w for w in fetches[0][2:] if not w.startswith("--")]
+    assert positional == [run_options["--deeplab-models"]], where
+    assert long_options(fetches[0])["--shard"] == run_options["--deeplab-shard"], where
+
+
 @pytest.fixture(scope="module")
 def pytest_options(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     """What `pytest --help` lists in an empty folder: every installed plugin's options."""
@@ -132,13 +142,7 @@ def test_github_workflow(pytest_options: set[str]) -> None:
         check_options(runs[0], pytest_options, f"shard job {index}")
         options = long_options(runs[0])
         seen.append(parse_shard(options["--deeplab-shard"]))
-        fetches = commands(lines, "pytest-deeplab")
-        assert [words[1] for words in fetches] == ["fetch"]
-        check_options(fetches[0], cli_options("fetch"), f"shard job {index}")
-        fetch_options = long_options(fetches[0])
-        assert [w for w in fetches[0][2:] if not w.startswith("--")] == [
-            options["--deeplab-models"]]  # fetch what the run selects ...
-        assert fetch_options["--shard"] == options["--deeplab-shard"]  # ... and its shard only
+        check_fetch(lines, options, f"shard job {index}")
         results = PurePosixPath(options["--deeplab-results-dir"])
         assert results in PurePosixPath(options["--deeplab-report"]).parents
         upload = uses(shard_job, "actions/upload-artifact")
@@ -191,12 +195,7 @@ def test_gitlab_pipeline(pytest_options: set[str]) -> None:
         check_options(runs[0], pytest_options, f"parallel job {index}")
         options = long_options(runs[0])
         seen.append(parse_shard(options["--deeplab-shard"]))
-        fetches = commands(lines, "pytest-deeplab")
-        assert [words[1] for words in fetches] == ["fetch"]
-        fetch_options = long_options(fetches[0])
-        assert [w for w in fetches[0][2:] if not w.startswith("--")] == [
-            options["--deeplab-models"]]  # fetch what the run selects ...
-        assert fetch_options["--shard"] == options["--deeplab-shard"]  # ... and its shard only
+        check_fetch(lines, options, f"parallel job {index}")
         results = PurePosixPath(options["--deeplab-results-dir"])
         assert results in PurePosixPath(options["--deeplab-report"]).parents
         results_dirs.add(results)

@@ -114,20 +114,19 @@ def write_summary(terminalreporter: Any, deeplab: Any, outcomes: SuiteOutcomes) 
         for line in wrapped(deeplab.prune_refused or "remove them with --deeplab-prune-golden",
                             width):
             tr.write_line(line)
+    message = ""
     if outcomes.all_skipped():
         message = ("ERROR: every deeplab item was skipped, so nothing was checked; the run fails "
                    "rather than pass vacuously. See why with -rs; then make the models available "
                    "(--deeplab-mirror, --deeplab-cache-dir), drop --benchmark-skip if only "
                    "latency items were selected, or widen -m / -k.")
-        for line in wrapped(message, width):
-            tr.write_line(line, red=True, bold=True)
     elif outcomes.nothing_checked():
         message = ("ERROR: no deeplab check was executed: the only items that ran were latency "
                    "items with benchmarks off (--benchmark-disable or pytest-xdist), which "
                    "measure nothing. The run fails rather than pass vacuously; select mask or "
                    "mIOU items too, or measure latency serially.")
-        for line in wrapped(message, width):
-            tr.write_line(line, red=True, bold=True)
+    for line in wrapped(message, width) if message else []:
+        tr.write_line(line, red=True, bold=True)
 
 
 def _golden_paths(deeplab: Any) -> tuple[str, list[str]]:
