@@ -73,6 +73,7 @@ class ModelSpec:
     facts: ZooFacts = field(default_factory=ZooFacts)
     resize: str = "pad"  # TF Lite, fixed input size: "pad" (DeepLab's export) or "stretch"
     xnnpack: bool = True  # TF Lite: False runs without the XNNPACK delegate (numerics change)
+    allow_ops: tuple[str, ...] = ()  # ops outside the safety allowlist this model may hold
 
     @property
     def filename(self) -> str:
