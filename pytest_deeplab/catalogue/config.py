@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from pytest_deeplab.catalogue.specs import (
-    FORMATS,
     CatalogueError,
     DatasetSpec,
     ModelSpec,
@@ -22,6 +21,7 @@ from pytest_deeplab.catalogue.specs import (
     validate_label_set,
 )
 from pytest_deeplab.data.labelsets import label_set_mismatch
+from pytest_deeplab.runtime.formats import format_names, get_format, guess_format
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -51,7 +51,6 @@ MODEL_KEYS = {
     "xnnpack",
     "multiply_adds",
 }
-TFLITE_ONLY_KEYS = ("resize", "xnnpack")
 
 
 class ConfigError(CatalogueError):
@@ -174,8 +173,8 @@ def _model(
     if "label_set" in entry:
         changes["label_set"] = validate_label_set(entry["label_set"], where)
     if "format" in entry:
-        if entry["format"] not in FORMATS:
-            raise ConfigError(f"{where}: format must be one of {', '.join(FORMATS)}")
+        if entry["format"] not in format_names():
+            raise ConfigError(f"{where}: format must be one of {', '.join(format_names())}")
         changes["format"] = entry["format"]
     if "path" in entry:
         changes["path"] = _path(entry["path"], base)
@@ -195,7 +194,7 @@ def _model(
         return _tflite_only(replace(known, **changes), entry, where)
     if "path" not in changes and "url" not in changes:
         raise ConfigError(f"{where}: a new model needs 'path' (a local file) or 'url' (+ 'sha256')")
-    fmt = changes.pop("format", _guess_format(changes.get("path"), changes.get("url")))
+    fmt = changes.pop("format", guess_format(changes.get("path") or changes.get("url")))
     dataset = datasets.get(str(changes.get("dataset", "")))
     return _tflite_only(ModelSpec(
         name=name,
@@ -203,7 +202,7 @@ def _model(
         # Without a label_set of its own a model takes its dataset's; pascal only when neither.
         label_set=changes.pop("label_set", dataset.label_set if dataset else "pascal"),
         # TF Lite: unset means the input size the model file declares.
-        input_size=changes.pop("input_size", None if fmt == "tflite" else 513),
+        input_size=changes.pop("input_size", None if get_format(fmt).size_from_file else 513),
         source="user",
         **changes,
     ), entry, where)
@@ -230,15 +229,20 @@ def _tflite_settings(entry: Mapping[str, Any], where: str) -> dict[str, Any]:
 
 
 def _tflite_only(model: ModelSpec, entry: Mapping[str, Any], where: str) -> ModelSpec:
-    """resize and xnnpack mean something for TF Lite models only: elsewhere they are errors,
-    not silently ignored settings."""
-    given = [key for key in TFLITE_ONLY_KEYS if key in entry]
-    if given and model.format != "tflite":
+    """Keys that mean something for some formats only (resize, xnnpack: TF Lite) are errors
+    elsewhere, not silently ignored settings."""
+    fmt = get_format(model.format)
+    others = {key for name in format_names() for key in get_format(name).own_keys}
+    given = [key for key in sorted(others - set(fmt.own_keys)) if key in entry]
+    if given:
+        owners = sorted({name for name in format_names()
+                         if set(given) & set(get_format(name).own_keys)})
         raise ConfigError(
-            f"{where}: {' and '.join(given)} appl{'y' if len(given) > 1 else 'ies'} to TF Lite "
-            f"models only (format = \"tflite\"); "
-            f"this model is a {model.format} (a frozen graph pads images inside itself and runs "
-            "without XNNPACK)"
+            f"{where}: {' and '.join(given)} appl{'y' if len(given) > 1 else 'ies'} to "
+            f"{' and '.join(owners)} models only (format = \"{owners[0]}\"); "
+            f"this model is a {model.format}"
+            + (" (a frozen graph pads images inside itself and runs without XNNPACK)"
+               if not fmt.own_keys else "")
         )
     return model
 
@@ -253,15 +257,6 @@ def _op_names(value: Any, where: str) -> tuple[str, ...]:
             f"(each name exactly as the refusal message gives it), got {value!r}"
         )
     return tuple(sorted(set(value)))
-
-
-def _guess_format(path: Path | None, url: str | None) -> str:
-    text = str(path or url or "")
-    if text.endswith(".tflite"):
-        return "tflite"
-    if path is not None and path.is_dir():
-        return "saved_model"
-    return "frozen_graph"
 
 
 def _check_strings(entry: Mapping[str, Any], keys: tuple[str, ...], where: str) -> None:

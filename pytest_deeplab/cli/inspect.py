@@ -34,11 +34,11 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 def _file_model(path: Path) -> Any:
     from pytest_deeplab.catalogue.specs import ModelSpec
+    from pytest_deeplab.runtime.formats import get_format, guess_format
 
-    fmt = "tflite" if path.suffix == ".tflite" else (
-        "saved_model" if path.is_dir() else "frozen_graph")
-    return ModelSpec(name=path.name, format=fmt, label_set="pascal",
-                     input_size=257 if fmt == "tflite" else 513, source="user", path=path)
+    fmt = get_format(guess_format(path))
+    return ModelSpec(name=path.name, format=fmt.name, label_set="pascal",
+                     input_size=None if fmt.size_from_file else 513, source="user", path=path)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -110,13 +110,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def safety_verdict(path: Path, model: Any) -> Any:
-    """The allowlist verdict, read from the file alone (None for a format without one)."""
-    from pytest_deeplab.runtime.safety.check import report_for
+    """The allowlist verdict, read from the file alone."""
+    from pytest_deeplab.runtime.formats import get_format
 
-    try:
-        return report_for(path, model.format, model.allow_ops)
-    except ValueError:
-        return None
+    return get_format(model.format).safety_report(path, model.allow_ops)
 
 
 def render_verdict(verdict: Any, name: str | None) -> str:
