@@ -21,16 +21,13 @@ from pytest_deeplab.stash import (
     CARDS_KEY,
     ITEMS_KEY,
     OPTIONS_KEY,
-    OUTCOMES_KEY,
     RELEASE_KEY,
     REPORT_DONE_KEY,
-    REPORT_KEY,
     RESULTS_DONE_KEY,
     SESSION_KEY,
     get_deeplab_session,
 )
 from pytest_deeplab.suite.markers import MARKERS
-from pytest_deeplab.verdicts.outcomes import SuiteOutcomes
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,19 +51,11 @@ def pytest_configure(config: pytest.Config) -> None:
             "pass --deeplab-update-golden=force if this is really meant."
         )
     config.stash[OPTIONS_KEY] = options
-    outcomes = SuiteOutcomes()
-    config.stash[OUTCOMES_KEY] = outcomes
-    config.pluginmanager.register(outcomes, "deeplab-outcomes")
-    if options.report is not None:
-        from pytest_deeplab.report.collect import OutcomeLog
+    if options.models is not None:  # the one record of the run: every view reads it
+        from pytest_deeplab.verdicts.record import ItemLog
 
-        config.stash[REPORT_KEY] = log = OutcomeLog()
-        config.pluginmanager.register(log, "deeplab-report-outcomes")
-    if options.models is not None and not hasattr(config, "workerinput"):
-        from pytest_deeplab.shards.items import ItemLog  # every test, for the results file
-
-        config.stash[ITEMS_KEY] = items = ItemLog()
-        config.pluginmanager.register(items, "deeplab-items")
+        config.stash[ITEMS_KEY] = record = ItemLog()
+        config.pluginmanager.register(record, "deeplab-items")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -143,7 +132,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail closed: a suite whose every item was skipped is an error, never a green run."""
     deeplab = session.config.stash.get(SESSION_KEY, None)
-    outcomes = session.config.stash.get(OUTCOMES_KEY, None)
+    record = session.config.stash.get(ITEMS_KEY, None)
     if _empty_shard(deeplab) and session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
         session.exitstatus = pytest.ExitCode.OK  # more shards than models: this one has none
     if deeplab is not None:
@@ -151,17 +140,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if workeroutput is not None:  # an xdist worker: the controller prints the summary
             workeroutput["deeplab"] = deeplab.export()
         deeplab.close()
-    vacuous = outcomes is not None and (outcomes.all_skipped() or outcomes.nothing_checked())
+    vacuous = record is not None and record.fail_closed() is not None
     if vacuous and exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if deeplab is not None and deeplab.collected and not hasattr(session.config, "workeroutput"):
         from pytest_deeplab.golden.prune import settle_unused_goldens
 
-        settle_unused_goldens(deeplab, outcomes.ran if outcomes else 0)
+        settle_unused_goldens(deeplab, record.suite_ran() if record else 0)
     if deeplab is not None and deeplab.collected and not hasattr(session.config, "workeroutput"):
         _write_report(session, deeplab)
-    if deeplab is not None and ITEMS_KEY in session.config.stash:  # not on xdist workers
-        _write_results(session, deeplab)
+    if deeplab is not None and record is not None and not hasattr(session.config, "workerinput"):
+        _write_results(session, deeplab)  # the controller's, with the workers' items in it
 
 
 def _write_results(session: pytest.Session, deeplab: Any) -> None:
@@ -192,11 +181,13 @@ def _write_report(session: pytest.Session, deeplab: Any) -> None:
     if options.report is None:
         return
     from pytest_deeplab.report.cards import build_cards
+    from pytest_deeplab.report.collect import OutcomeLog
     from pytest_deeplab.report.html import ReportError, write_report
 
     config.stash[CARDS_KEY] = cards = build_cards(deeplab, options.report_cards)
     try:
-        path = write_report(options.report, deeplab, config.stash[REPORT_KEY],
+        log = OutcomeLog.from_items(config.stash[ITEMS_KEY].results())
+        path = write_report(options.report, deeplab, log,
                             command=_command(config), exitstatus=int(session.exitstatus),
                             cards=cards)
     except (ReportError, OSError) as exc:
@@ -240,10 +231,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     deeplab = config.stash.get(SESSION_KEY, None)
     if deeplab is None:
         return
-    if deeplab.collected and config.stash[OUTCOMES_KEY].ran:  # else no table: nothing ran
+    record = config.stash.get(ITEMS_KEY, None)
+    if deeplab.collected and record is not None and record.suite_ran():  # else nothing ran
         from pytest_deeplab.report.summary import write_summary
 
-        write_summary(terminalreporter, deeplab, config.stash[OUTCOMES_KEY])
+        write_summary(terminalreporter, deeplab, record)
     elif _empty_shard(deeplab):
         from pytest_deeplab.shards.plan import describe_shard
 

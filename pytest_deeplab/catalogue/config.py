@@ -239,7 +239,8 @@ def _tflite_only(model: ModelSpec, entry: Mapping[str, Any], where: str) -> Mode
                          if set(given) & set(get_format(name).own_keys)})
         raise ConfigError(
             f"{where}: {' and '.join(given)} appl{'y' if len(given) > 1 else 'ies'} to "
-            f"{' and '.join(owners)} models only (format = \"{owners[0]}\"); "
+            f"{' and '.join(get_format(o).label for o in owners)} models only "
+            f"(format = \"{owners[0]}\"); "
             f"this model is a {model.format}"
             + (" (a frozen graph pads images inside itself and runs without XNNPACK)"
                if not fmt.own_keys else "")

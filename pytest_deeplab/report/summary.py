@@ -6,7 +6,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from pytest_deeplab.verdicts.outcomes import SuiteOutcomes
+from pytest_deeplab.verdicts.record import ItemLog
 
 
 def _fmt(value: float | None, spec: str, none: str = "-") -> str:
@@ -73,7 +73,7 @@ def wrapped(text: str, width: int) -> list[str]:
                          break_on_hyphens=False) or [""]
 
 
-def write_summary(terminalreporter: Any, deeplab: Any, outcomes: SuiteOutcomes) -> None:
+def write_summary(terminalreporter: Any, deeplab: Any, record: ItemLog) -> None:
     tr = terminalreporter
     width = terminal_width(tr)
     tf_version = "not loaded"
@@ -115,12 +115,13 @@ def write_summary(terminalreporter: Any, deeplab: Any, outcomes: SuiteOutcomes) 
                             width):
             tr.write_line(line)
     message = ""
-    if outcomes.all_skipped():
+    why = record.fail_closed()
+    if why == "all skipped":
         message = ("ERROR: every deeplab item was skipped, so nothing was checked; the run fails "
                    "rather than pass vacuously. See why with -rs; then make the models available "
                    "(--deeplab-mirror, --deeplab-cache-dir), drop --benchmark-skip if only "
                    "latency items were selected, or widen -m / -k.")
-    elif outcomes.nothing_checked():
+    elif why == "nothing checked":
         message = ("ERROR: no deeplab check was executed: the only items that ran were latency "
                    "items with benchmarks off (--benchmark-disable or pytest-xdist), which "
                    "measure nothing. The run fails rather than pass vacuously; select mask or "

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_deeplab.files import write_text_atomically
-from pytest_deeplab.shards.results import ItemResult
+from pytest_deeplab.verdicts.record import ItemResult
 
 _ILLEGAL = re.compile(
     "[^\u0009\u000a\u000d\u0020-\u007e\u0080-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

@@ -45,6 +45,7 @@ class ModelFormat(ABC):
     """One kind of model file. Subclasses set the class attributes and the abstract methods."""
 
     name: ClassVar[str]  # the `format = "..."` value
+    label: ClassVar[str]  # how people name it: "TF Lite", "frozen graph"
     suffixes: ClassVar[tuple[str, ...]] = ()  # file name endings it recognises
     is_directory: ClassVar[bool] = False  # a model is a folder (SavedModel)
     size_from_file: ClassVar[bool] = False  # unset input_size means the size the file declares

@@ -13,6 +13,7 @@ INPUT, OUTPUT = "ImageTensor:0", "SemanticPredictions:0"  # the zoo's export nam
 
 class FrozenGraphFormat(ModelFormat):
     name = "frozen_graph"
+    label = "frozen graph"
     suffixes = (".pb",)
     explainable = True
     default_input_tensor = INPUT

@@ -11,6 +11,7 @@ from pytest_deeplab.runtime.formats.base import LoadRequest, ModelFormat
 
 class SavedModelFormat(ModelFormat):
     name = "saved_model"
+    label = "SavedModel"
     is_directory = True
 
     def safety_report(self, path: Path, allow_ops: Sequence[str] = ()) -> Any:

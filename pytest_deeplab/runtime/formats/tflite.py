@@ -11,6 +11,7 @@ from pytest_deeplab.runtime.formats.base import LoadRequest, ModelFormat
 
 class TFLiteFormat(ModelFormat):
     name = "tflite"
+    label = "TF Lite"
     suffixes = (".tflite",)
     size_from_file = True
     own_keys = ("resize", "xnnpack")
