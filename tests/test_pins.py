@@ -283,11 +283,10 @@ def test_fetch_pins_a_mirror_copy_and_says_what_to_check(tmp_path: Path) -> None
         "source": str(mirror / OFFICIAL_TARBALL)}}
     assert (f"pinned {OFFICIAL}: sha256 {sha256(data)} ({len(data)} bytes) from "
             f"{mirror / OFFICIAL_TARBALL} in {lock}") in result.stdout
-    assert (f"CHECK  {OFFICIAL} has no published checksum and was pinned from mirror {mirror} "
-            f"({mirror / OFFICIAL_TARBALL}), not from its own URL: deeplab-zoo.lock now trusts "
-            f"sha256 {sha256(data)} on that mirror's word. Compare it with the sha256 of a "
-            f"trusted copy (e.g. `sha256sum` of {OFFICIAL_URL}), then commit {lock}."
-            ) in result.stderr
+    assert (f"CHECK  {OFFICIAL} has no published checksum and was pinned from mirror {mirror}: "
+            f"deeplab-zoo.lock now trusts sha256 {sha256(data)} on that mirror's word alone. "
+            f"Compare it with the sha256 of a trusted copy (e.g. `sha256sum` of {OFFICIAL_URL}), "
+            "then commit deeplab-zoo.lock.") in result.stderr
 
     again = fetch_cli(tmp_path, f"--mirror={mirror}")  # pinned already: nothing more to check
     assert again.returncode == 0, again.stderr
@@ -352,3 +351,14 @@ def test_build_options_reads_the_ini_key_unless_told(tmp_path: Path) -> None:
         "[tool.pytest.ini_options]\ndeeplab_require_pins = true\n")
     assert build_options(tmp_path, None).require_pins is True
     assert build_options(tmp_path, None, require_pins=False).require_pins is False
+
+
+def test_a_cached_copy_is_traced_back_to_the_mirror_that_served_it(tmp_path: Path) -> None:
+    from pytest_deeplab.fetching.trust import mirror_of
+
+    folder = tmp_path / "zoo"
+    mirrors = ["https://mirror.example/models/", str(folder)]
+    assert mirror_of(str(folder / "sub" / TARBALL), mirrors) == str(folder)
+    assert mirror_of(f"https://mirror.example/models/{TARBALL}", mirrors) == mirrors[0]
+    assert mirror_of(f"https://mirror.example/modelsX/{TARBALL}", mirrors) == (
+        f"https://mirror.example/modelsX/{TARBALL}")  # no configured mirror holds it now

@@ -143,9 +143,9 @@ def mirror_of(location: str, mirrors: Sequence[str]) -> str:
 
 def mirror_pin_note(pin: Mapping[str, str]) -> str:
     """One line for the terminal: which model, which mirror, and what to do before trusting it."""
+    lock = Path(pin["lock"]).name
     return (
-        f"{pin['model']} has no published checksum and was pinned from mirror {pin['mirror']} "
-        f"({pin['location']}), not from its own URL: {Path(pin['lock']).name} now trusts sha256 "
-        f"{pin['sha256']} on that mirror's word. Compare it with the sha256 of a trusted copy "
-        f"(e.g. `sha256sum` of {pin['url']}), then commit {pin['lock']}."
+        f"{pin['model']} has no published checksum and was pinned from mirror {pin['mirror']}: "
+        f"{lock} now trusts sha256 {pin['sha256']} on that mirror's word alone. Compare it with "
+        f"the sha256 of a trusted copy (e.g. `sha256sum` of {pin['url']}), then commit {lock}."
     )
