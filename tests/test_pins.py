@@ -362,3 +362,29 @@ def test_a_cached_copy_is_traced_back_to_the_mirror_that_served_it(tmp_path: Pat
     assert mirror_of(f"https://mirror.example/models/{TARBALL}", mirrors) == mirrors[0]
     assert mirror_of(f"https://mirror.example/modelsX/{TARBALL}", mirrors) == (
         f"https://mirror.example/modelsX/{TARBALL}")  # no configured mirror holds it now
+
+
+def test_the_gate_refuses_unpinned_models_before_starting_its_workers(tmp_path: Path) -> None:
+    import sys
+
+    mirror, _ = official_mirror(tmp_path)
+    result = cli("gate", "--baseline", sys.executable, "--candidate", sys.executable,
+                 "--models", OFFICIAL, f"--mirror={mirror}", "--offline", "--require-pins",
+                 f"--cache-dir={tmp_path / 'cache'}", cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("pytest-deeplab gate: --require-pins: 1 selected model(s) "
+                                    "would be trusted on first use")
+    assert f"  - {OFFICIAL}: {OFFICIAL_TARBALL}: no published checksum" in result.stderr
+    assert "gate: importing TensorFlow" not in result.stderr  # no worker got that far
+
+
+def test_inspect_refuses_to_fetch_an_unpinned_model_under_require_pins(tmp_path: Path) -> None:
+    mirror, _ = official_mirror(tmp_path)
+    result = cli("inspect", OFFICIAL, f"--mirror={mirror}", "--offline", "--require-pins",
+                 f"--cache-dir={tmp_path / 'cache'}", cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "pytest-deeplab inspect: --deeplab-require-pins / --require-pins: 1 selected model(s)")
+    assert not (tmp_path / "cache").exists()

@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from pytest_deeplab.catalogue.specs import CatalogueError, ModelSpec
     from pytest_deeplab.cli.main import options_from_args
     from pytest_deeplab.fetching.fetch import FetchError
+    from pytest_deeplab.fetching.trust import UnpinnedModelsError
     from pytest_deeplab.modelcard.card import build_card, render_text
     from pytest_deeplab.runtime.base import ModelLoadError
     from pytest_deeplab.runtime.inspection import inspect_model
@@ -82,6 +83,10 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             print(f"pytest-deeplab inspect: {model.name}: the model file is not available: "
                   f"{exc}. `pytest-deeplab fetch {model.name}` gets it.", file=sys.stderr)
+            continue
+        except UnpinnedModelsError as exc:
+            failed += 1
+            print(f"pytest-deeplab inspect: {exc}", file=sys.stderr)
             continue
         except ModelLoadError as exc:
             failed += 1

@@ -79,7 +79,8 @@ class ModelFiles:
                 raise OSError(f"{model.path} does not exist (model {model.name!r})")
             self._paths[model.name] = model.path
             return model.path
-        self.require_pins([model])  # each fetch, whoever asks: the gate's workers, inspect
+        # each fetch, whoever asks (the gate's workers, inspect, explain), so no path skips it
+        self.require_pins([model], option="--deeplab-require-pins / --require-pins")
         mirrors = list(self.options.mirrors)
         if model.path is not None:  # an archive of the user's: its folder is the first mirror
             mirrors.insert(0, str(model.path.parent))
