@@ -147,3 +147,26 @@ def test_under_xdist_the_controller_summary_names_the_mirror_a_worker_pinned_fro
     assert f"trust on first use: {OFFICIAL} has no published checksum and was pinned from " \
            f"mirror {mirror}:" in out
     assert out.count("trust on first use") == 1  # the worker that pinned it, once
+
+
+def test_require_pins_under_xdist_is_refused_on_the_controller_with_its_message(
+    deeplab: DeepLabPytester, small_model: SmallModel
+) -> None:
+    """Workers collect, the controller does not: the check runs before any worker starts."""
+    pytest.importorskip("xdist")
+    mirror, _ = make_mirror(deeplab, small_model)
+
+    result = deeplab.run_subprocess(
+        f"--deeplab-models={OFFICIAL}", f"--deeplab-mirror={mirror}", "--deeplab-offline",
+        "--deeplab-require-pins", "-n", "2")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"  - {OFFICIAL}: {TARBALL}: no published checksum, *"])
+    assert "created: 2/2 workers" not in result.stdout.str()
+
+
+def test_help_is_shown_whatever_require_pins_would_say(deeplab: DeepLabPytester) -> None:
+    deeplab.configure(ini=f'deeplab_models = "{OFFICIAL}"\ndeeplab_require_pins = true')
+    result = deeplab.pytester.runpytest("--help")
+    assert result.ret == 0
+    assert "--deeplab-require-pins" in result.stdout.str()
