@@ -124,10 +124,10 @@ def _fetch(session: DeepLabSession) -> int:
             print(f"ok     {model.name}: {path}")
     lock = session.files.lock_path
     for name, fetched in session.files.fetched.items():
-        if fetched.pinned:
+        if fetched.pinned:  # "new", or "updated" (--update-lock)
+            updated = " (updated)" if fetched.pinned == "updated" else ""
             print(f"pinned {name}: sha256 {fetched.sha256} ({fetched.size} bytes) from "
-                  f"{fetched.origin} in {lock}" + (" (updated)" if fetched.pinned == "updated"
-                                                   else ""))
+                  f"{fetched.origin} in {lock}{updated}")
     for pin in session.files.mirror_pins.values():
         print(f"CHECK  {mirror_pin_note(pin.as_dict())}", file=sys.stderr)
     return 1 if failed else 0
