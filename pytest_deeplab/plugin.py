@@ -51,11 +51,26 @@ def pytest_configure(config: pytest.Config) -> None:
             "pass --deeplab-update-golden=force if this is really meant."
         )
     config.stash[OPTIONS_KEY] = options
+    if options.require_pins and options.models is not None and not config.getoption("help"):
+        _require_pins(config)
     if options.models is not None:  # the one record of the run: every view reads it
         from pytest_deeplab.verdicts.record import ItemLog
 
         config.stash[ITEMS_KEY] = record = ItemLog()
         config.pluginmanager.register(record, "deeplab-items")
+
+
+def _require_pins(config: pytest.Config) -> None:
+    """--deeplab-require-pins is checked from the catalogue and the lock alone, so it is checked
+    here, before xdist starts workers: the controller never collects, and a usage error raised
+    in a worker's collection does not reach the terminal."""
+    from pytest_deeplab.errors import FRIENDLY_ERRORS
+
+    deeplab = get_deeplab_session(config)
+    try:
+        deeplab.files.require_pins(deeplab.selected)
+    except FRIENDLY_ERRORS as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -172,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
     from pytest_deeplab.explain.runner import run_explain
     from pytest_deeplab.explain.sides import ExplainError
     from pytest_deeplab.fetching.fetch import FetchError
+    from pytest_deeplab.fetching.trust import UnpinnedModelsError
 
     if args.tolerance <= 0 or args.chunk_mb <= 0:
         print("pytest-deeplab explain: --tolerance and --chunk-mb must be positive",
@@ -179,8 +180,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     try:
         explanation = run_explain(settings_from_args(args))
-    except (ExplainError, CatalogueError, FetchError, FileNotFoundError, EnvSpecError,
-            InstallError) as exc:
+    except (ExplainError, CatalogueError, FetchError, UnpinnedModelsError, FileNotFoundError,
+            EnvSpecError, InstallError) as exc:
         print(f"pytest-deeplab explain: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except (OSError, ValueError) as exc:  # an unreadable image, a model file that vanished

@@ -45,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
     from pytest_deeplab.catalogue.specs import CatalogueError, ModelSpec
     from pytest_deeplab.cli.main import options_from_args
     from pytest_deeplab.fetching.fetch import FetchError
+    from pytest_deeplab.fetching.trust import UnpinnedModelsError
     from pytest_deeplab.modelcard.card import build_card, render_text
+    from pytest_deeplab.options import OptionsError
     from pytest_deeplab.runtime.base import ModelLoadError
     from pytest_deeplab.runtime.inspection import inspect_model
     from pytest_deeplab.session import DeepLabSession
@@ -63,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         compare = None
         if args.compare_with:
             (compare,) = session.catalogue.select(args.compare_with)[:1]
-    except CatalogueError as exc:
+    except (CatalogueError, OptionsError) as exc:
         message = str(exc).replace("--deeplab-models: ", "")
         print(f"pytest-deeplab inspect: {message}", file=sys.stderr)
         return 2
@@ -90,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             print(f"pytest-deeplab inspect: {model.name}: the model file is not available: "
                   f"{exc}. `pytest-deeplab fetch {model.name}` gets it.", file=sys.stderr)
+            continue
+        except UnpinnedModelsError as exc:
+            failed += 1
+            print(f"pytest-deeplab inspect: {exc}", file=sys.stderr)
             continue
         except ModelLoadError as exc:
             failed += 1

@@ -100,6 +100,9 @@ def write_summary(terminalreporter: Any, deeplab: Any, record: ItemLog) -> None:
     for note in notes:
         for line in wrapped(note, width):
             tr.write_line(line)
+    for note in mirror_pin_notes(deeplab):
+        for line in wrapped(note, width):
+            tr.write_line(line, yellow=True)
     if deeplab.pruned:
         tr.write_line(f"pruned {len(deeplab.pruned)} unused golden files")
     elif deeplab.unused_goldens:
@@ -128,6 +131,18 @@ def write_summary(terminalreporter: Any, deeplab: Any, record: ItemLog) -> None:
                    "mIOU items too, or measure latency serially.")
     for line in wrapped(message, width) if message else []:
         tr.write_line(line, red=True, bold=True)
+
+
+def mirror_pin_notes(deeplab: Any) -> list[str]:
+    """One line per selected model with no published checksum that this run pinned from a mirror
+    (on any xdist worker): the lock now trusts that copy, so the user should check it."""
+    pins = [deeplab.results[m.name].mirror_pin for m in deeplab.selected
+            if deeplab.results[m.name].mirror_pin]
+    if not pins:
+        return []
+    from pytest_deeplab.fetching.trust import mirror_pin_note
+
+    return [f"trust on first use: {mirror_pin_note(pin)}" for pin in pins]
 
 
 def _golden_paths(deeplab: Any) -> tuple[str, list[str]]:
