@@ -109,3 +109,34 @@ def test_saved_runs_carry_the_identity_of_the_selections_tensorflow(
     assert block["tensorflow"]["tensorflow_git"]  # only an imported TensorFlow says its build
     assert block["tensorflow"]["tflite_runtime"]
     assert "simd_flags" in block["cpu"] and block["numpy"] == np.__version__
+
+
+class SessionWithoutTensorFlow:
+    """A selection whose runtime cannot be imported: no model loaded, TensorFlow missing."""
+
+    any_model_loaded = False
+    options = SimpleNamespace(threads=2, xnnpack=False)
+
+    @property
+    def identity(self) -> dict[str, object]:
+        from pytest_deeplab.runtime.base import ModelLoadError
+
+        raise ModelLoadError("TensorFlow is not importable (No module named 'tensorflow')")
+
+    def loaded_models(self) -> list[str]:
+        return []
+
+
+def test_without_an_importable_tensorflow_the_block_says_so(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
+    info: dict[str, object] = {}
+    update_machine_info(info, SessionWithoutTensorFlow())
+    block = info["deeplab"]
+    assert isinstance(block, dict)
+    recorded = block["tensorflow"]
+    assert recorded["tensorflow_git"] is None and recorded["tflite_runtime"] is None
+    assert recorded["onednn"] is True and recorded["onednn_source"] == "TF_ENABLE_ONEDNN_OPTS"
+    assert (recorded["intra_op_threads"], recorded["inter_op_threads"]) == (2, 1)
+    assert recorded["tflite_xnnpack"] is False
+    assert block["models_loaded"] == []
