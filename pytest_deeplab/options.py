@@ -298,7 +298,6 @@ def project_ini(rootdir: Path) -> dict[str, str]:
     [tool.pytest.ini_options], tox.ini [pytest], setup.cfg [tool:pytest]; the first that has a
     pytest section wins, as in pytest), for commands that run outside pytest."""
     import configparser
-
     import tomllib
 
     for name in ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg"):

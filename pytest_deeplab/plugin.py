@@ -15,6 +15,7 @@ from pytest_deeplab.fixtures import (  # noqa: F401  (registered as fixtures by 
     deeplab_benchmark,
     deeplab_model,
     deeplab_session,
+    model_handle,
 )
 from pytest_deeplab.options import add_options, resolve_options
 from pytest_deeplab.stash import (
@@ -35,10 +36,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    """Markers and options only, unless models are selected: a project that has the plugin
+    installed without asking for it runs exactly as it would without it."""
     for name, doc in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {doc}")
-    if not config.pluginmanager.hasplugin("xdist"):  # the suite marks items for --dist loadgroup
-        config.addinivalue_line("markers", "xdist_group(name): pytest-xdist's load group")
     options = resolve_options(config)
     if options.update_golden not in (None, "yes", "force"):
         raise pytest.UsageError(
@@ -51,13 +52,14 @@ def pytest_configure(config: pytest.Config) -> None:
             "pass --deeplab-update-golden=force if this is really meant."
         )
     config.stash[OPTIONS_KEY] = options
-    if options.require_pins and options.models is not None and not config.getoption("help"):
+    if options.models is None:
+        return  # installed but not asked: options, ini keys and markers only
+    if options.require_pins and not config.getoption("help"):
         _require_pins(config)
-    if options.models is not None:  # the one record of the run: every view reads it
-        from pytest_deeplab.verdicts.record import ItemLog
+    from pytest_deeplab.verdicts.record import ItemLog  # the one record of the run
 
-        config.stash[ITEMS_KEY] = record = ItemLog()
-        config.pluginmanager.register(record, "deeplab-items")
+    config.stash[ITEMS_KEY] = record = ItemLog()
+    config.pluginmanager.register(record, "deeplab-items")
 
 
 def _require_pins(config: pytest.Config) -> None:
@@ -136,12 +138,30 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize users' tests that take `deeplab_model` over the selected models."""
-    if "deeplab_model" not in metafunc.fixturenames:
+    """Parametrize users' tests over the selected models where the fixture they get is ours
+    (`deeplab_model`, or `model_handle` under a name of the project's choosing); a project's
+    own fixture of that name is left alone."""
+    if metafunc.config.stash[OPTIONS_KEY].models is None:
+        return
+    names = [name for name in metafunc.fixturenames if _resolves_to_ours(metafunc, name)]
+    if not names:
         return
     deeplab = get_deeplab_session(metafunc.config)
-    names = [m.name for m in deeplab.selected] if deeplab else []
-    metafunc.parametrize("deeplab_model", names, indirect=True, ids=names)
+    models = [m.name for m in deeplab.selected]
+    for name in names:
+        metafunc.parametrize(name, models, indirect=True, ids=models)
+
+
+def _resolves_to_ours(metafunc: pytest.Metafunc, name: str) -> bool:
+    """Whether the fixture `name` resolves to `model_handle`, directly or through overrides
+    that request the fixture they override (`def deeplab_model(deeplab_model): ...`)."""
+    definitions = getattr(metafunc, "_arg2fixturedefs", {}).get(name, ())
+    for definition in reversed(definitions):
+        if definition.func is model_handle:
+            return True
+        if name not in definition.argnames:  # the project's own: ours is not reached
+            return False
+    return False
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -234,12 +254,14 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 def pytest_benchmark_update_machine_info(
     config: pytest.Config, machine_info: dict[str, Any]
 ) -> None:
-    """Saved runs carry TF version, oneDNN flag, threads and CPU (runtime/identity.py)."""
+    """Saved runs carry TF version, oneDNN flag, threads and CPU (runtime/identity.py), when
+    models are selected: other projects' saved runs stay comparable with their baselines."""
+    options = config.stash.get(OPTIONS_KEY, None)
+    if options is None or options.models is None:
+        return
     from pytest_deeplab.suite.machine_info import update_machine_info
 
-    options = config.stash.get(OPTIONS_KEY, None)
-    update_machine_info(machine_info, config.stash.get(SESSION_KEY, None),
-                        options.threads if options is not None else None)
+    update_machine_info(machine_info, get_deeplab_session(config), options.threads)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

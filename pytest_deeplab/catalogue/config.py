@@ -7,7 +7,7 @@ gate into a rubber stamp, so unknown keys are errors that name the file and sugg
 from __future__ import annotations
 
 import difflib
-import sys
+import tomllib
 from collections.abc import Mapping, MutableMapping
 from dataclasses import replace
 from pathlib import Path
@@ -22,11 +22,6 @@ from pytest_deeplab.catalogue.specs import (
 )
 from pytest_deeplab.data.labelsets import label_set_mismatch
 from pytest_deeplab.runtime.formats import format_names, get_format, guess_format
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on old interpreters only
-    import tomli as tomllib
 
 TOP_KEYS = {"models", "datasets"}
 DATASET_KEYS = {"images", "labels", "label_suffix", "label_set"}

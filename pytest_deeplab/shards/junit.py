@@ -13,7 +13,7 @@ import platform
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,7 @@ def junit_document(items: Sequence[ItemResult],
         ("errors", ("error",)), ("failures", ("failed",)), ("skipped", ("skipped", "xfailed")))}
     attributes = {"name": suite_name, **{k: str(v) for k, v in counts.items()},
                   "tests": str(len(items)), "time": f"{sum(i.duration for i in items):.3f}",
-                  "timestamp": datetime.now(timezone.utc).astimezone().isoformat(),
+                  "timestamp": datetime.now(UTC).astimezone().isoformat(),
                   "hostname": xml_text(platform.node())}
     suite = ET.Element("testsuite", attributes)
     if suite_properties:
