@@ -1,0 +1,92 @@
+"""Where a model's inference time goes, per format: untraced timings and a per-op probe.
+
+`explain --latency` asks each build for two kinds of run, alternated so that machine noise hits
+both alike: an untraced run (exactly what the suite times; the verdict comes from these alone)
+and a traced run, in which a format-specific probe reports each op's time. A probe reports:
+
+- `how_it_runs()`: delegation (node count, ops outside the delegate, partitions), the kernels
+  chosen per node, thread settings: compared first, since a change there explains everything;
+- `untraced()`: one inference, its wall time in seconds;
+- `traced()`: one inference, its wall time and the ops' times ({node key: ms});
+- `nodes()`: what each node key is (index, name, type, shape, kernel), once, after tracing.
+
+A format adds its probe by one entry in PROBES (the Keras loader adds "keras" there). A probe
+that cannot run in a build says why (`available = False`, `unavailable`): the untraced runs
+still happen and still decide the verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from pytest_deeplab.runtime.base import ModelLoadError
+
+
+@dataclass
+class NodeInfo:
+    """One timed unit of a model as its probe names it."""
+
+    index: int
+    name: str
+    type: str  # what ran: a TF op type, a TF Lite builtin, an XNNPACK operator
+    shape: list[int] = field(default_factory=list)  # its (first) output's shape
+    kernel: str = ""  # the kernel that ran, where it says more than the type
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "name": self.name, "type": self.type,
+                "shape": list(self.shape), "kernel": self.kernel}
+
+
+class LatencyProbe(Protocol):
+    available: bool
+    unavailable: str  # why the per-op probe cannot run here ("" when it can)
+    probe_kind: str  # "step_stats (FULL_TRACE)", "TF Lite profiler (ctypes)", ...
+
+    def how_it_runs(self) -> dict[str, Any]: ...
+
+    def untraced(self) -> float: ...
+
+    def traced(self) -> tuple[float, dict[str, float]]: ...
+
+    def nodes(self) -> dict[str, NodeInfo]: ...
+
+    def close(self) -> None: ...
+
+
+ProbeOpener = Callable[..., LatencyProbe]
+
+
+def _open_graph(path: Path, **kwargs: Any) -> LatencyProbe:
+    from pytest_deeplab.runtime.latency_probe_graph import GraphLatencyProbe
+
+    return GraphLatencyProbe(path, **kwargs)
+
+
+def _open_tflite(path: Path, **kwargs: Any) -> LatencyProbe:
+    from pytest_deeplab.runtime.latency_probe_tflite import TFLiteLatencyProbe
+
+    return TFLiteLatencyProbe(path, **kwargs)
+
+
+# format -> opener(path, *, input_tensor, output_tensor, threads, image, xnnpack)
+PROBES: dict[str, ProbeOpener] = {"frozen_graph": _open_graph, "tflite": _open_tflite}
+
+
+def open_latency_probe(
+    path: Path, fmt: str, *, input_tensor: str, output_tensor: str, threads: int | None,
+    image: np.ndarray, xnnpack: bool = True,
+) -> LatencyProbe:
+    """The latency probe for one model file (loaded through the project's loaders)."""
+    if not path.exists():
+        raise ModelLoadError(f"model file {path} does not exist")
+    opener = PROBES.get(fmt)
+    if opener is None:
+        raise ModelLoadError(f"{path}: explain --latency reads {', '.join(sorted(PROBES))} "
+                             f"models, not {fmt!r}")
+    return opener(path, input_tensor=input_tensor, output_tensor=output_tensor,
+                  threads=threads, image=image, xnnpack=xnnpack)
