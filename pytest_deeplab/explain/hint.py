@@ -25,9 +25,10 @@ def explain_command(
     env_b: Sequence[str] = (),
     config: Path | None = None,
     rootdir: Path | None = None,
+    latency: bool = False,
 ) -> str:
     """`pytest-deeplab explain ...` with every argument quoted for a POSIX shell."""
-    parts = ["pytest-deeplab", "explain", model]
+    parts = ["pytest-deeplab", "explain", model] + (["--latency"] if latency else [])
     if rootdir is not None:
         parts += ["--rootdir", str(rootdir)]
     if config is not None:
@@ -72,3 +73,16 @@ def explain_hint(deeplab: Any, model: Any, image: Path | None,
         deeplab.identity, config=options.config_file,
         rootdir=None if rootdir == Path.cwd().resolve() else rootdir,
     )
+
+
+def gate_latency_command(model: str, settings: Any) -> str:
+    """The `explain --latency` command for a gate's latency FAIL: the gate's own two sides."""
+    sides = (settings.baseline, settings.candidate)
+    rootdir = Path(settings.rootdir).resolve()
+    return explain_command(
+        model, baseline=sides[0].asked or sides[0].python,
+        candidate=sides[1].asked or sides[1].python,
+        env_a=[f"{k}={v}" for k, v in sides[0].env.items()],
+        env_b=[f"{k}={v}" for k, v in sides[1].env.items()],
+        config=settings.config_file,
+        rootdir=None if rootdir == Path.cwd().resolve() else rootdir, latency=True)

@@ -101,7 +101,7 @@ class LatencyWorker(ExplainWorker):
     def cmd_latency_open(self, request: dict[str, Any]) -> dict[str, Any]:
         import numpy as np
 
-        from pytest_deeplab.runtime.latency_probe import open_latency_probe
+        from pytest_deeplab.runtime.latency_registry import open_latency_probe
 
         self.probe = open_latency_probe(
             Path(request["path"]), request["format"],

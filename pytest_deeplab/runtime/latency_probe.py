@@ -10,21 +10,15 @@ and a traced run, in which a format-specific probe reports each op's time. A pro
 - `traced()`: one inference, its wall time and the ops' times ({node key: ms});
 - `nodes()`: what each node key is (index, name, type, shape, kernel), once, after tracing.
 
-A format adds its probe by one entry in PROBES (the Keras loader adds "keras" there). A probe
+A format adds its probe by one entry in `latency_registry.PROBES` (Keras adds "keras"). A probe
 that cannot run in a build says why (`available = False`, `unavailable`): the untraced runs
 still happen and still decide the verdict.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
-
-import numpy as np
-
-from pytest_deeplab.runtime.base import ModelLoadError
 
 
 @dataclass
@@ -56,37 +50,3 @@ class LatencyProbe(Protocol):
     def nodes(self) -> dict[str, NodeInfo]: ...
 
     def close(self) -> None: ...
-
-
-ProbeOpener = Callable[..., LatencyProbe]
-
-
-def _open_graph(path: Path, **kwargs: Any) -> LatencyProbe:
-    from pytest_deeplab.runtime.latency_probe_graph import GraphLatencyProbe
-
-    return GraphLatencyProbe(path, **kwargs)
-
-
-def _open_tflite(path: Path, **kwargs: Any) -> LatencyProbe:
-    from pytest_deeplab.runtime.latency_probe_tflite import TFLiteLatencyProbe
-
-    return TFLiteLatencyProbe(path, **kwargs)
-
-
-# format -> opener(path, *, input_tensor, output_tensor, threads, image, xnnpack)
-PROBES: dict[str, ProbeOpener] = {"frozen_graph": _open_graph, "tflite": _open_tflite}
-
-
-def open_latency_probe(
-    path: Path, fmt: str, *, input_tensor: str, output_tensor: str, threads: int | None,
-    image: np.ndarray, xnnpack: bool = True,
-) -> LatencyProbe:
-    """The latency probe for one model file (loaded through the project's loaders)."""
-    if not path.exists():
-        raise ModelLoadError(f"model file {path} does not exist")
-    opener = PROBES.get(fmt)
-    if opener is None:
-        raise ModelLoadError(f"{path}: explain --latency reads {', '.join(sorted(PROBES))} "
-                             f"models, not {fmt!r}")
-    return opener(path, input_tensor=input_tensor, output_tensor=output_tensor,
-                  threads=threads, image=image, xnnpack=xnnpack)
