@@ -111,17 +111,26 @@ def node_medians(runs: Sequence[Mapping[str, float]]) -> dict[str, float]:
     return {k: float(np.median([run.get(k, 0.0) for run in runs])) for k in keys}
 
 
-def probe_summary(side: SideTimes) -> dict[str, Any]:
-    """The probe's figures for one build: overhead, coverage, what it did not cover."""
+def probe_summary(side: SideTimes, coverage_tolerance: float = COVERAGE_TOLERANCE
+                  ) -> dict[str, Any]:
+    """The probe's figures for one build: overhead, coverage, steadiness, what it missed.
+
+    `ops_ms` is the median over traced runs of the run's op total (like the untraced median,
+    it includes what the machine did to each run); `coverage` compares it with the untraced
+    median. `medians_ms`, the sum of each op's own median, drops interruptions that land on a
+    random op in each run: far below `ops_ms` means the machine, not the build, took the time.
+    """
     untraced = median_ms(side.untraced)
     if not side.available or not side.traced:
         return {"available": False, "reason": side.unavailable or "no traced runs",
                 "untraced_ms": untraced}
-    ops = sum(node_medians(side.traced).values())
+    ops = float(np.median([sum(run.values()) for run in side.traced]))
+    medians = sum(node_medians(side.traced).values())
     traced = median_ms(side.traced_wall)
     return {"available": True, "runs": len(side.traced), "untraced_ms": untraced,
             "traced_ms": traced, "overhead": traced / untraced if untraced else math.nan,
             "ops_ms": ops, "coverage": ops / untraced if untraced else math.nan,
+            "medians_ms": medians, "steadiness": medians / ops if ops else math.nan,
             "uncovered_ms": untraced - ops}
 
 
@@ -171,7 +180,8 @@ def attribute(a: SideTimes, b: SideTimes, *, tolerance: float = TOLERANCE,
     """The whole `latency` section of the report (see the module docstring)."""
     how = compare_how(a.how, b.how)
     tot = total(a, b)
-    probes = {"A": probe_summary(a), "B": probe_summary(b)}
+    probes = {"A": probe_summary(a, coverage_tolerance),
+              "B": probe_summary(b, coverage_tolerance)}
     result: dict[str, Any] = {
         "total": tot, "delegation": how, "probe": probes,
         "tolerance": tolerance, "coverage_tolerance": coverage_tolerance,
@@ -200,6 +210,11 @@ def attribute(a: SideTimes, b: SideTimes, *, tolerance: float = TOLERANCE,
                 f"in {label} the traced ops add up to {probe['coverage']:.0%} of the untraced "
                 f"time (traced runs take {probe['overhead']:.2f}x the untraced ones): tracing "
                 f"distorts this build beyond {coverage_tolerance:.0%}")
+        if 1.0 - probe["steadiness"] > coverage_tolerance:
+            reasons.append(
+                f"in {label} the ops' medians add up to {probe['steadiness']:.0%} of a traced "
+                "run's ops: the runs were interrupted (other processes on this machine); "
+                "rerun with more --runs, or on a quieter machine")
     if not tot["significant"]:
         p = tot["paired"]
         reasons.append(f"no significant difference to attribute (B/A {p['ratio']:.3f}, "

@@ -41,7 +41,8 @@ def _probe_line(label: str, probe: dict[str, Any]) -> str:
         return f"  probe {label}: unavailable ({probe['reason']})"
     return (f"  probe {label}: {probe['runs']} traced runs, traced/untraced "
             f"{probe['overhead']:.2f}x, ops add up to {probe['coverage']:.0%} of the untraced "
-            f"median, {_ms(probe['uncovered_ms'])} ms not covered")
+            f"median, {_ms(probe['uncovered_ms'])} ms not covered; ops' own medians add up to "
+            f"{probe['steadiness']:.0%} of a run's ops")
 
 
 def node_label(row: dict[str, Any]) -> str:
