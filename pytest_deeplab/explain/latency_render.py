@@ -72,6 +72,7 @@ def render_latency_text(data: dict[str, Any]) -> str:
                  f"B/A {_ratio(tot['ratio'])}, per-round B/A {_ratio(p['ratio'])} "
                  f"[{_ratio(p['low'])}, {_ratio(p['high'])}]")
     lines += [_probe_line(label, lat["probe"][label]) for label in ("A", "B")]
+    lines += [f"  warning: {w}" for w in lat.get("warnings", [])]
     if lat["explained_fraction"] is not None:
         lines.append(f"  explained fraction: {lat['explained_fraction']:.0%} (per-op "
                      f"differences / total difference; trusted within 100 % +- "
@@ -108,6 +109,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 <h1>Where did the time go? {{ d.model }}{% if d.against %} against {{ d.against }}{% endif %}</h1>
 <pre>{{ sides }}</pre>
 <div class="verdict {{ 'ok' if lat.attributable else 'bad' }}">{{ lat.conclusion }}</div>
+{% for w in lat.warnings %}<p>Warning: {{ w }}</p>{% endfor %}
 <h2>How the model runs</h2>
 {% if lat.delegation.same %}<p>The same in A and B.</p>{% else %}
 <p><b>{{ lat.delegation.headline }}</b></p><ul>{% for c in lat.delegation.changes %}
