@@ -79,7 +79,8 @@ def test_latency_refuses_tensor_options(capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_the_gates_markdown_links_a_latency_fail_to_explain() -> None:
-    a = Side("A", "/envs/a/bin/python", asked="tensorflow-cpu==2.15.*")
+    a = Side("A", "/envs/a/bin/python", asked="tensorflow-cpu==2.15.* numpy<2",
+             expected={"tensorflow-cpu": "2.15.1", "numpy": "1.26.4"})
     b = Side("B", sys.executable, env={"TF_ENABLE_ONEDNN_OPTS": "0"})
     settings = GateSettings(a, b, models="m,n", rootdir=Path.cwd(), cpu_threshold=None)
     slow, masks = ModelOutcome("slow_model", 0.999), ModelOutcome("mask_model", 0.999)
@@ -94,5 +95,5 @@ def test_the_gates_markdown_links_a_latency_fail_to_explain() -> None:
     links = [line for line in text.splitlines() if "where the time went" in line]
     assert links == [
         "  - where the time went: `pytest-deeplab explain slow_model --latency --baseline "
-        f"'tensorflow-cpu==2.15.*' --candidate {shlex.quote(sys.executable)} "
+        f"'tensorflow-cpu==2.15.*' --with-a 'numpy<2' --candidate {shlex.quote(sys.executable)} "
         "--env-b TF_ENABLE_ONEDNN_OPTS=0`"]

@@ -50,6 +50,10 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
                         "(default: this interpreter)")
     p.add_argument("--candidate", default=None, metavar="PY_B",
                    help="side B, the same forms (default: A's interpreter)")
+    p.add_argument("--with-a", action="append", default=[], metavar="REQ",
+                   help="extra pin for a spec baseline, e.g. 'numpy<2' (repeatable)")
+    p.add_argument("--with-b", action="append", default=[], metavar="REQ",
+                   help="extra pin for a spec candidate (repeatable)")
     p.add_argument("--env-a", action="append", type=_env_pair, default=[], metavar="K=V",
                    help="environment variable for A only (repeatable)")
     p.add_argument("--env-b", action="append", type=_env_pair, default=[], metavar="K=V",
@@ -147,7 +151,8 @@ def _image(args: argparse.Namespace, session: Any, spec: Any) -> tuple[Path, Any
     return path, demo_resize(load_rgb(path), size)
 
 
-def _side(label: str, text: str, option: str, args: argparse.Namespace, env: Any) -> Any:
+def _side(label: str, text: str, option: str, args: argparse.Namespace, env: Any,
+          pins: Any = ()) -> Any:
     """An interpreter, tox:ENV or requirement spec, resolved (or built) as the gate does."""
     from pytest_deeplab.cli.envs import installer_from_args, store_from_args
     from pytest_deeplab.gate.sides import build_side
@@ -155,7 +160,8 @@ def _side(label: str, text: str, option: str, args: argparse.Namespace, env: Any
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    return build_side(label, text, (), option, args.rootdir.resolve(), dict(env), args.threads,
+    return build_side(label, text, tuple(pins), option, args.rootdir.resolve(), dict(env),
+                      args.threads,
                       store_from_args(args), installer_from_args(args), log)
 
 
@@ -168,9 +174,10 @@ def settings_from_args(args: argparse.Namespace) -> Any:
     model_a, spec_a = _resolve(args.model, session, args)
     model_b = _resolve(args.against, session, args)[0] if args.against else model_a
     image_path, image = _image(args, session, spec_a)
-    side_a = _side("A", args.baseline or sys.executable, "--baseline", args, args.env_a)
-    side_b = (_side("B", args.candidate, "--candidate", args, args.env_b) if args.candidate
-              else replace(side_a, label="B", env=dict(args.env_b)))
+    side_a = _side("A", args.baseline or sys.executable, "--baseline", args, args.env_a,
+                   args.with_a)
+    side_b = (_side("B", args.candidate, "--candidate", args, args.env_b, args.with_b)
+              if args.candidate else replace(side_a, label="B", env=dict(args.env_b)))
     return ExplainSettings(
         model_a=model_a, model_b=model_b, side_a=side_a, side_b=side_b,
         image=image, image_path=Path(image_path).resolve(), tolerance=args.tolerance,
@@ -193,9 +200,10 @@ def latency_settings_from_args(args: argparse.Namespace) -> Any:
     model_a, spec_a = _resolve(args.model, session, args)
     model_b = _resolve(args.against, session, args)[0] if args.against else model_a
     image_path, image = _image(args, session, spec_a)
-    side_a = _side("A", args.baseline or sys.executable, "--baseline", args, args.env_a)
-    side_b = (_side("B", args.candidate, "--candidate", args, args.env_b) if args.candidate
-              else replace(side_a, label="B", env=dict(args.env_b)))
+    side_a = _side("A", args.baseline or sys.executable, "--baseline", args, args.env_a,
+                   args.with_a)
+    side_b = (_side("B", args.candidate, "--candidate", args, args.env_b, args.with_b)
+              if args.candidate else replace(side_a, label="B", env=dict(args.env_b)))
     return LatencySettings(
         model_a=model_a, model_b=model_b, side_a=side_a, side_b=side_b, image=image,
         image_path=Path(image_path).resolve(),
