@@ -81,7 +81,8 @@ def test_latency_refuses_tensor_options(capsys: pytest.CaptureFixture[str]) -> N
 def test_the_gates_markdown_links_a_latency_fail_to_explain() -> None:
     a = Side("A", "/envs/a/bin/python", asked="tensorflow-cpu==2.15.* numpy<2",
              expected={"tensorflow-cpu": "2.15.1", "numpy": "1.26.4"})
-    b = Side("B", sys.executable, env={"TF_ENABLE_ONEDNN_OPTS": "0"})
+    a.threads = 1
+    b = Side("B", sys.executable, env={"TF_ENABLE_ONEDNN_OPTS": "0"}, threads=1)
     settings = GateSettings(a, b, models="m,n", rootdir=Path.cwd(), cpu_threshold=None)
     slow, masks = ModelOutcome("slow_model", 0.999), ModelOutcome("mask_model", 0.999)
     for outcome, ratio in ((slow, (1.3, 1.2, 1.4)), (masks, (1.0, 0.98, 1.02))):
@@ -96,4 +97,4 @@ def test_the_gates_markdown_links_a_latency_fail_to_explain() -> None:
     assert links == [
         "  - where the time went: `pytest-deeplab explain slow_model --latency --baseline "
         f"'tensorflow-cpu==2.15.*' --with-a 'numpy<2' --candidate {shlex.quote(sys.executable)} "
-        "--env-b TF_ENABLE_ONEDNN_OPTS=0`"]
+        "--threads 1 --env-b TF_ENABLE_ONEDNN_OPTS=0`"]

@@ -28,6 +28,7 @@ def explain_command(
     latency: bool = False,
     with_a: Sequence[str] = (),
     with_b: Sequence[str] = (),
+    threads: int | None = None,
 ) -> str:
     """`pytest-deeplab explain ...` with every argument quoted for a POSIX shell."""
     parts = ["pytest-deeplab", "explain", model] + (["--latency"] if latency else [])
@@ -43,6 +44,8 @@ def explain_command(
     if candidate:
         parts += ["--candidate", candidate]
     parts += [item for pin in with_b for item in ("--with-b", pin)]
+    if threads:
+        parts += ["--threads", str(threads)]
     parts += [item for pair in env_a for item in ("--env-a", pair)]
     parts += [item for pair in env_b for item in ("--env-b", pair)]
     return " ".join(shlex.quote(p) for p in parts)
@@ -96,5 +99,5 @@ def gate_latency_command(model: str, settings: Any) -> str:
         model, baseline=baseline, candidate=candidate, with_a=with_a, with_b=with_b,
         env_a=[f"{k}={v}" for k, v in a.env.items()],
         env_b=[f"{k}={v}" for k, v in b.env.items()],
-        config=settings.config_file,
+        config=settings.config_file, threads=a.threads if a.threads == b.threads else None,
         rootdir=None if rootdir == Path.cwd().resolve() else rootdir, latency=True)
