@@ -147,7 +147,8 @@ def _image(args: argparse.Namespace, session: Any, spec: Any) -> tuple[Path, Any
         path = refs[0].path if refs else pairs[0][0] if pairs else None
     if path is None:
         raise ExplainError(f"{args.model} has no golden images to default to: give --image PATH")
-    size = args.input_size or (spec.input_size if spec is not None else 513)
+    # a TF Lite model takes its size from the file (the catalogue's is then None)
+    size = args.input_size or (spec.input_size if spec is not None else None) or 513
     return path, demo_resize(load_rgb(path), size)
 
 
