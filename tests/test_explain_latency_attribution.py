@@ -144,6 +144,14 @@ def test_a_changed_delegation_is_said_first() -> None:
     assert result["conclusion"].startswith("delegation changed: delegate partitions 1 -> 2")
 
 
+def test_a_graph_against_its_tflite_conversion_is_a_format_change() -> None:
+    how = compare_how({"format": "frozen_graph", "nodes": 965},
+                      {"format": "tflite", "nodes": 72, "xnnpack": True})
+    assert how["changed"] == ["format", "delegation"]
+    assert how["changes"][0] == {"family": "format", "what": "model format",
+                                 "change": "frozen_graph -> tflite"}
+
+
 def test_kernels_and_threads_are_compared_not_the_version() -> None:
     how_b = dict(HOW, runtime="TensorFlow 2.y", threads=2,
                  node_kernels={"block1/conv": "_MklNativeFusedConv2D"})

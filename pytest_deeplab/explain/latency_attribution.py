@@ -32,6 +32,7 @@ TOLERANCE = 0.25  # per-op differences must add up to the total difference withi
 COVERAGE_TOLERANCE = 0.15  # traced ops must add up to the untraced time within 15 %
 CONFIDENCE = 0.95
 HOW_KEYS = {  # how_it_runs key -> (what it is, which family of change)
+    "format": ("model format", "format"),
     "xnnpack": ("XNNPACK", "delegation"), "partitions": ("delegate partitions", "delegation"),
     "delegated_nodes": ("delegated nodes", "delegation"),
     "outside_delegate": ("ops outside the delegate", "delegation"),
@@ -79,7 +80,7 @@ def compare_how(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
         what = _differences(key, a.get(key), b.get(key))
         if what is not None:
             changes.append({"family": family, "what": label, "change": what})
-    families = [f for f in ("delegation", "kernels", "threads")
+    families = [f for f in ("format", "delegation", "kernels", "threads")
                 if any(c["family"] == f for c in changes)]
     headline = " and ".join(f"{f} changed" for f in families)
     return {"same": not changes, "changed": families, "headline": headline,

@@ -142,7 +142,7 @@ def _open(label: str, model: ModelRef, side: Side, xnnpack: bool, image_file: Pa
                         format=model.format, image=str(image_file),
                         input_tensor=model.input_tensor, output_tensor=model.output_tensor,
                         threads=side.threads, xnnpack=xnnpack, warmup=settings.warmup)
-    live.times.how = live.opened["how"]
+    live.times.how = {"format": model.format, **live.opened["how"]}
     live.times.available = bool(live.opened["available"])
     live.times.unavailable = str(live.opened["unavailable"])
     probe = (live.opened["probe"] if live.times.available
