@@ -7,8 +7,6 @@ than the invocation took (one thread: ops run one after the other).
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -24,13 +22,6 @@ FLOAT = FIXTURES / "models" / "mini_mnv2_os16_float.tflite"
 INT8 = FIXTURES / "models" / "mini_mnv2_os16_int8.tflite"
 IMAGE = np.random.default_rng(7).integers(0, 256, (150, 200, 3), dtype=np.uint8)
 RUNS = 5
-
-
-def _needs_nm() -> None:
-    """LiteRT keeps SetProfilerImpl out of its dynamic symbols: finding it takes binutils' nm."""
-    if importlib.util.find_spec("ai_edge_litert") is not None and shutil.which("nm") is None:
-        pytest.skip("ai_edge_litert is installed and nm (binutils) is not: the TF Lite probe "
-                    "cannot find SetProfilerImpl; install binutils")
 
 
 def _probe(path: Path, fmt: str, xnnpack: bool = True) -> object:
@@ -59,7 +50,6 @@ def _check_runs(probe: object) -> dict[str, float]:
     (INT8, False, None),
 ])
 def test_tflite_probe_sees_every_op(path: Path, xnnpack: bool, outside: object) -> None:
-    _needs_nm()
     probe = _probe(path, "tflite", xnnpack)
     try:
         assert probe.available, probe.unavailable  # type: ignore[attr-defined]

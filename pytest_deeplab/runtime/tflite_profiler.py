@@ -3,10 +3,10 @@
 Neither `tf.lite.Interpreter` nor `ai_edge_litert` exposes TF Lite's profiler in Python, but the
 wheels keep the C++ method `tflite::impl::Interpreter::SetProfilerImpl(std::unique_ptr<Profiler>)`:
 exported by TensorFlow's `libtensorflow_cc.so.2`, a local symbol of LiteRT's
-`libpywrap_litert_common.so` (found through the file's symbol table with `nm`, and placed with
-the load address of one of its exported symbols). We build a `tflite::Profiler` object by hand
-(a vtable of ctypes callbacks, Itanium C++ ABI), hand it over before `allocate_tensors()` so that
-XNNPACK sees it when it prepares its partitions, and collect:
+`libpywrap_litert_common.so` (found in the file's ELF symbol table, read here without binutils,
+and placed with the load address of one of its exported symbols). We build a `tflite::Profiler`
+object by hand (a vtable of ctypes callbacks, Itanium C++ ABI), hand it over before
+`allocate_tensors()` so that XNNPACK sees it when it prepares its partitions, and collect:
 
 - OPERATOR_INVOKE_EVENT spans (Begin/End) for ops TF Lite's own kernels run, with the node index;
 - DELEGATE_PROFILED_OPERATOR_INVOKE_EVENT records (AddEvent) for each operator XNNPACK runs
@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import os
-import shutil
-import subprocess
+import struct
 import sys
 import time
 from dataclasses import dataclass, field
@@ -169,7 +168,7 @@ def _find_set_profiler(wrapper_file: str) -> Any:
             return _SET(address)
     raise ProbeUnavailable(
         f"no shared object under {root} defines tflite::impl::Interpreter::SetProfilerImpl "
-        f"({len(libraries)} searched{'' if shutil.which('nm') else '; nm is not installed'})")
+        f"({len(libraries)} searched, exported and local symbols)")
 
 
 def _exported(library: str, name: str) -> int | None:
@@ -180,31 +179,58 @@ def _exported(library: str, name: str) -> int | None:
         return None
 
 
-def _symbols(library: str, dynamic: bool) -> dict[str, tuple[int, str]]:
-    nm = shutil.which("nm")
-    if nm is None:
-        return {}
-    args = [nm, "--defined-only"] + (["-D"] if dynamic else []) + [library]
+SHT_SYMTAB, SHT_DYNSYM = 2, 11
+STT_FUNC = 2
+
+
+def _elf_functions(library: str, section_type: int, wanted: bytes | None = None
+                   ) -> dict[bytes, int]:
+    """Defined functions of one ELF64 symbol table (name -> value); only `wanted` if given.
+
+    Read with plain struct unpacking (the ELF layout, little-endian x86-64/aarch64), so no
+    binutils are needed; a file that is not such an ELF gives nothing."""
+    found: dict[bytes, int] = {}
     try:
-        out = subprocess.run(args, capture_output=True, text=True, timeout=120).stdout
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    table = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 3:
-            table[parts[2].split("@")[0]] = (int(parts[0], 16), parts[1])
-    return table
+        with open(library, "rb") as handle:
+            header = handle.read(64)
+            if header[:4] != b"\x7fELF" or header[4] != 2 or header[5] != 1:
+                return found
+            shoff, = struct.unpack_from("<Q", header, 0x28)
+            shentsize, shnum = struct.unpack_from("<HH", header, 0x3A)
+            handle.seek(shoff)
+            sections = [struct.unpack("<IIQQQQIIQQ", handle.read(shentsize)[:64])
+                        for _ in range(shnum)]
+            for _, kind, _, _, offset, size, link, _, _, entsize in sections:
+                if kind != section_type or not entsize:
+                    continue
+                handle.seek(sections[link][4])
+                names = handle.read(sections[link][5])
+                target = names.find(b"\0" + wanted + b"\0") + 1 if wanted else -1
+                if wanted and target == 0:
+                    return found
+                handle.seek(offset)
+                table = handle.read(size)
+                for index in range(0, size - entsize + 1, entsize):
+                    name, info, _, shndx, value, _ = struct.unpack_from("<IBBHQQ", table, index)
+                    if info & 0xF != STT_FUNC or not value or not shndx:
+                        continue
+                    if wanted and name != target:
+                        continue
+                    found[names[name:names.index(b"\0", name)]] = value
+                    if wanted:
+                        return found
+    except (OSError, struct.error, ValueError, IndexError):
+        return found
+    return found
 
 
 def _local(library: str) -> int | None:
     """A symbol the file keeps in its symbol table only: its offset plus the load address."""
-    own = _symbols(library, dynamic=False).get(SYMBOL)
+    own = _elf_functions(library, SHT_SYMTAB, SYMBOL.encode()).get(SYMBOL.encode())
     if own is None:
         return None
-    for name, (value, kind) in _symbols(library, dynamic=True).items():
-        if kind in ("T", "t") and value:
-            address = _exported(library, name)
-            if address:
-                return address - value + own[0]
+    for name, value in _elf_functions(library, SHT_DYNSYM).items():
+        address = _exported(library, name.decode("ascii", "replace").split("@")[0])
+        if address:
+            return address - value + own
     return None
