@@ -28,7 +28,7 @@ def side_line(label: str, side: dict[str, Any]) -> str:
     xnn = "" if side.get("xnnpack") is None else f", XNNPACK {'on' if side['xnnpack'] else 'off'}"
     env = " ".join(f"{k}={v}" for k, v in side.get("env", {}).items())
     runtime = str(side.get("runtime") or "")
-    if side.get("format") == "frozen_graph":
+    if side.get("xnnpack") is None:  # a TensorFlow graph: its kernels are oneDNN's or not
         onednn = side.get("onednn")
         runtime = "oneDNN " + ("on" if onednn else "off" if onednn is not None else "n/a")
     return (f"  {label}: {side['python']}  TensorFlow {side.get('tensorflow')}, "

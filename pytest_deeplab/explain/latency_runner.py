@@ -28,6 +28,7 @@ from pytest_deeplab.explain.latency_attribution import (
 )
 from pytest_deeplab.explain.sides import ExplainError, ExplainProcess, ModelRef, _check_hello
 from pytest_deeplab.gate.controller import GateError, Side, WorkerCommandError
+from pytest_deeplab.runtime.formats import get_format
 
 Log = Callable[[str], None]
 DEFAULT_RUNS = 30
@@ -178,7 +179,7 @@ def _summary(side: _Live, settings: LatencySettings) -> dict[str, Any]:
         "tensorflow": ident.get("tensorflow"), "onednn": ident.get("onednn"),
         "onednn_source": ident.get("onednn_source"),
         "xnnpack": (settings.xnnpack_a if side.label == "A" else settings.xnnpack_b)
-        if side.model.format == "tflite" else None,
+        if get_format(side.model.format).has_xnnpack else None,
         "runtime": side.opened["how"].get("runtime"), "probe": side.opened["probe"],
         "probe_available": side.times.available,
     }

@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from pytest_deeplab.runtime.latency_probe import NodeInfo
-from pytest_deeplab.runtime.registry import load_predictor
 from pytest_deeplab.runtime.tf import import_tensorflow
 
 SKIPPED = ("_SOURCE", "_SINK")
@@ -39,11 +38,12 @@ class GraphLatencyProbe:
     def __init__(self, path: Path, *, input_tensor: str, output_tensor: str,
                  threads: int | None, image: np.ndarray, xnnpack: bool = True,
                  allow_ops: tuple[str, ...] = ()) -> None:
+        from pytest_deeplab.runtime.frozen_graph import FrozenGraphPredictor
+
         self.tf = import_tensorflow()
         self.threads = threads
-        predictor: Any = load_predictor(path.stem, path, "frozen_graph",
-                                        input_tensor=input_tensor, output_tensor=output_tensor,
-                                        threads=threads, allow_ops=allow_ops)
+        predictor: Any = FrozenGraphPredictor(path.stem, path, input_tensor, output_tensor,
+                                              threads, allow_ops=allow_ops)  # checked first
         self.predictor = predictor
         graph = predictor.graph
         self.output = graph.get_tensor_by_name(output_tensor)
