@@ -170,9 +170,9 @@ def _side(label: str, text: str, option: str, args: argparse.Namespace, env: Any
                       store_from_args(args), installer_from_args(args), log)
 
 
-def settings_from_args(args: argparse.Namespace) -> Any:
+def _sides(args: argparse.Namespace) -> dict[str, Any]:
+    """The two models, the image and the two sides: what tensor and latency explain share."""
     from pytest_deeplab.cli.main import options_from_args
-    from pytest_deeplab.explain.runner import ExplainSettings
     from pytest_deeplab.session import DeepLabSession
 
     session = DeepLabSession(options_from_args(args, "all"))
@@ -183,35 +183,31 @@ def settings_from_args(args: argparse.Namespace) -> Any:
                    args.with_a)
     side_b = (_side("B", args.candidate, "--candidate", args, args.env_b, args.with_b)
               if args.candidate else replace(side_a, label="B", env=dict(args.env_b)))
+    return {"model_a": model_a, "model_b": model_b, "side_a": side_a, "side_b": side_b,
+            "image": image, "image_path": Path(image_path).resolve()}
+
+
+def settings_from_args(args: argparse.Namespace) -> Any:
+    from pytest_deeplab.explain.runner import ExplainSettings
+
+    shared = _sides(args)
     return ExplainSettings(
-        model_a=model_a, model_b=model_b, side_a=side_a, side_b=side_b,
-        image=image, image_path=Path(image_path).resolve(), tolerance=args.tolerance,
+        **shared, tolerance=args.tolerance,
         chunk_mb=args.chunk_mb, attribute=args.attribute, workdir=args.workdir,
         unfused=args.unfused,
     )
 
 
 def latency_settings_from_args(args: argparse.Namespace) -> Any:
-    from pytest_deeplab.cli.main import options_from_args
     from pytest_deeplab.explain.latency_attribution import TOLERANCE
     from pytest_deeplab.explain.latency_runner import (
         DEFAULT_RUNS,
         DEFAULT_WARMUP,
         LatencySettings,
     )
-    from pytest_deeplab.session import DeepLabSession
 
-    session = DeepLabSession(options_from_args(args, "all"))
-    model_a, spec_a = _resolve(args.model, session, args)
-    model_b = _resolve(args.against, session, args)[0] if args.against else model_a
-    image_path, image = _image(args, session, spec_a)
-    side_a = _side("A", args.baseline or sys.executable, "--baseline", args, args.env_a,
-                   args.with_a)
-    side_b = (_side("B", args.candidate, "--candidate", args, args.env_b, args.with_b)
-              if args.candidate else replace(side_a, label="B", env=dict(args.env_b)))
     return LatencySettings(
-        model_a=model_a, model_b=model_b, side_a=side_a, side_b=side_b, image=image,
-        image_path=Path(image_path).resolve(),
+        **_sides(args),
         runs=args.runs if args.runs is not None else DEFAULT_RUNS,
         warmup=args.warmup if args.warmup is not None else DEFAULT_WARMUP,
         xnnpack_a=args.xnnpack_a == "on", xnnpack_b=args.xnnpack_b == "on",

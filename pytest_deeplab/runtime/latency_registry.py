@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_deeplab.runtime.base import ModelLoadError
 from pytest_deeplab.runtime.latency_probe import LatencyProbe
 
 
@@ -17,14 +16,9 @@ def open_latency_probe(
     allow_ops: tuple[str, ...] = (),
 ) -> LatencyProbe:
     """The latency probe of one model file, opened by its format after the op allowlist check."""
-    from pytest_deeplab.runtime.formats import UnknownFormatError, get_format
+    from pytest_deeplab.runtime.formats import format_of_file
 
-    if not path.exists():
-        raise ModelLoadError(f"model file {path} does not exist")
-    try:
-        model_format = get_format(fmt)
-    except UnknownFormatError as exc:
-        raise ModelLoadError(f"{path}: {exc}") from None
+    model_format = format_of_file(path, fmt)
     probe: LatencyProbe = model_format.latency_probe(
         path, input_tensor=input_tensor, output_tensor=output_tensor, threads=threads,
         image=image, xnnpack=xnnpack, allow_ops=allow_ops)
