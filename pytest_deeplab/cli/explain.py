@@ -62,9 +62,9 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
                    help="image to run on (default: the model's first golden image)")
     p.add_argument("--input-size", type=int, default=None, metavar="N",
                    help="demo-resize the image to N (default: the catalogue's, 513 for files)")
-    p.add_argument("--input-tensor", default="ImageTensor:0",
+    p.add_argument("--input-tensor", default=None,
                    help="input of a frozen graph given as a file (ImageTensor:0)")
-    p.add_argument("--output-tensor", default="SemanticPredictions:0",
+    p.add_argument("--output-tensor", default=None,
                    help="output of a frozen graph given as a file (SemanticPredictions:0)")
     p.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
                    help=f"relative L2 error that counts as a divergence ({DEFAULT_TOLERANCE:g}; "

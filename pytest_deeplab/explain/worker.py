@@ -58,8 +58,8 @@ class ExplainWorker(gate_worker.Worker):
         image = np.load(request["image"], allow_pickle=False)
         self.run = open_intermediates(
             Path(request["path"]), request["format"],
-            input_tensor=request.get("input_tensor", "ImageTensor:0"),
-            output_tensor=request.get("output_tensor", "SemanticPredictions:0"),
+            input_tensor=request.get("input_tensor"),
+            output_tensor=request.get("output_tensor"),
             threads=request.get("threads"), image=image,
             xnnpack=bool(request.get("xnnpack", True)),
             unfused=bool(request.get("unfused", False)),
@@ -104,8 +104,8 @@ class LatencyWorker(ExplainWorker):
 
         self.probe = open_latency_probe(
             Path(request["path"]), request["format"],
-            input_tensor=request.get("input_tensor", "ImageTensor:0"),
-            output_tensor=request.get("output_tensor", "SemanticPredictions:0"),
+            input_tensor=request.get("input_tensor"),
+            output_tensor=request.get("output_tensor"),
             threads=request.get("threads"),
             image=np.load(request["image"], allow_pickle=False),
             xnnpack=bool(request.get("xnnpack", True)),
