@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 from conftest import SmallModel, deeplab_toml
 
-from pytest_deeplab.catalogue.specs import CatalogueError
+from pytest_deeplab.catalogue.specs import CatalogueError, ZooFacts
 from pytest_deeplab.options import build_options
 from pytest_deeplab.runtime.identity import IDENTITY_KEYS as RUNTIME_IDENTITY_KEYS
 from pytest_deeplab.session import DeepLabSession
-from pytest_deeplab.shards.costs import single_run_madds
 from pytest_deeplab.shards.merge import IDENTITY_KEYS
 from pytest_deeplab.shards.plan import Shard
 
@@ -60,10 +59,12 @@ def test_a_bad_multiply_adds_names_the_key(tmp_path: Path, small_model: SmallMod
 
 
 def test_published_figures_count_only_when_they_are_one_run() -> None:
-    assert single_run_madds(54.17e9) == 54.17e9
-    assert single_run_madds(5.6e9, "OS 32; 7.1B at OS 16") == 5.6e9
-    assert single_run_madds(3055.35e9, "MS") is None
-    assert single_run_madds(None) is None
+    assert ZooFacts(multiply_adds=54.17e9).single_run_madds == 54.17e9
+    two_strides = ZooFacts(multiply_adds=5.6e9, multiply_adds_note="OS 32; 7.1B at OS 16")
+    assert two_strides.single_run_madds == 5.6e9
+    assert two_strides.comparable_madds is None  # a card cannot hold one graph run against it
+    assert ZooFacts(multiply_adds=3055.35e9, multiply_adds_note="MS").single_run_madds is None
+    assert ZooFacts().single_run_madds is None
 
 
 def test_the_merge_compares_the_runtime_identity_schema() -> None:

@@ -33,6 +33,10 @@ class DatasetSpec:
     source: str = "user"
 
 
+MULTI_SCALE = "MS"
+"""The note of a published figure taken over several scales (and flips): not one run's cost."""
+
+
 @dataclass(frozen=True)
 class ZooFacts:
     """Published figures from the model zoo table, shown beside what we measure."""
@@ -46,6 +50,22 @@ class ZooFacts:
     aspp: bool | None = None
     decoder: bool | None = None
     multiply_adds_note: str = ""  # how the published figure was taken, e.g. "MS" (multi-scale)
+
+    @property
+    def single_run_madds(self) -> float | None:
+        """Multiply-adds of one inference, or None when the figure is not one: a multi-scale
+        evaluation's figure ("MS", e.g. 3055 B for Xception-65 PASCAL trainval) counts every
+        scale while the graph runs one. A figure quoted for one of two output strides
+        ("OS 32; 7.1B at OS 16") is one run's cost and counts as given."""
+        if self.multiply_adds is None or MULTI_SCALE in self.multiply_adds_note.split():
+            return None
+        return float(self.multiply_adds)
+
+    @property
+    def comparable_madds(self) -> float | None:
+        """The figure a measurement of one graph run can be held against: no note at all (a
+        two-stride figure is for an output stride the card cannot know the graph uses)."""
+        return None if self.multiply_adds_note else self.single_run_madds
 
 
 @dataclass(frozen=True)

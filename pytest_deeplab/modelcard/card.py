@@ -69,11 +69,9 @@ class ModelCard:
 
 
 def comparable_billions(facts: ZooFacts) -> float | None:
-    """The published multiply-adds in billions when one graph run can match them: multi-scale
-    figures ("MS") and figures published for two output strides carry a note and are left out."""
-    if facts.multiply_adds is None or facts.multiply_adds_note:
-        return None
-    return facts.multiply_adds / 1e9
+    """The published multiply-adds in billions when one graph run can match them."""
+    figure = facts.comparable_madds
+    return None if figure is None else figure / 1e9
 
 
 def _has_facts(facts: ZooFacts) -> bool:

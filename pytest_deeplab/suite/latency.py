@@ -115,35 +115,18 @@ def work_figures(madds: float | None, median_s: float | None) -> dict[str, float
     return {"multiply_adds": madds, "gmacs_per_s": madds / median_s / 1e9}
 
 
-_MADDS: dict[str, float | None] = {}
+_MADDS: dict[tuple[str, str], float | None] = {}  # (model, file) -> figure, once per process
 
 
 def multiply_adds(deeplab: DeepLabSession, model: ModelSpec) -> float | None:
-    """Multiply-adds per inference: the bundled manifest's figure, else counted from the graph
-    by `runtime.inspect` when that module is available (None when neither can say)."""
-    if model.name in _MADDS:
-        return _MADDS[model.name]
-    value = _manifest_madds(model.name) if model.source == "bundled" else None
-    if value is None:
-        value = _inspected_madds(deeplab, model)
-    _MADDS[model.name] = value
-    return value
-
-
-def _manifest_madds(name: str) -> float | None:
-    import json
-
-    from pytest_deeplab.catalogue.bundled import fixtures_dir
-
-    path = fixtures_dir() / "minizoo.json"
-    try:
-        manifest = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    for entry in manifest.get("models", []):
-        if entry.get("name") == name and isinstance(entry.get("multiply_adds"), (int, float)):
-            return float(entry["multiply_adds"])
-    return None
+    """Multiply-adds of the inference this run times: a bundled model's measured figure (its
+    manifest, in its ZooFacts), else counted from the file (`inspect_model`); never a published
+    figure, which may be for another output stride or several scales."""
+    key = (model.name, str(deeplab.model_file(model)))
+    if key not in _MADDS:
+        measured = model.facts.multiply_adds if model.source == "bundled" else None
+        _MADDS[key] = measured if measured is not None else _inspected_madds(deeplab, model)
+    return _MADDS[key]
 
 
 def _inspected_madds(deeplab: DeepLabSession, model: ModelSpec) -> float | None:
