@@ -208,6 +208,7 @@ class DeepLabSession:
                     threads=self.options.threads,
                     xnnpack=model.xnnpack and self.options.xnnpack,
                     resize=model.resize,
+                    normalize=model.normalize,
                     label_set=model.label_set,
                     num_classes=self.label_set(model).num_classes,
                 )

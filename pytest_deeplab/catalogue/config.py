@@ -48,9 +48,10 @@ MODEL_KEYS = {
     "output_tensor",
     "resize",
     "xnnpack",
+    "normalize",
     "multiply_adds",
 }
-TFLITE_ONLY_KEYS = ("resize", "xnnpack")
+TFLITE_ONLY_KEYS = ("resize", "xnnpack")  # resize applies to Keras models too
 
 
 class ConfigError(CatalogueError):
@@ -199,15 +200,16 @@ def _model(
         format=fmt,
         # Without a label_set of its own a model takes its dataset's; pascal only when neither.
         label_set=changes.pop("label_set", dataset.label_set if dataset else "pascal"),
-        # TF Lite: unset means the input size the model file declares.
-        input_size=changes.pop("input_size", None if fmt == "tflite" else 513),
+        # TF Lite, Keras: unset means the input size the model file declares.
+        input_size=changes.pop("input_size", None if fmt in ("tflite", "keras") else 513),
         source="user",
         **changes,
     ), entry, where)
 
 
 def _tflite_settings(entry: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """`resize = "pad" | "stretch"` and `xnnpack = true | false` (TF Lite models)."""
+    """`resize = "pad" | "stretch"` and `xnnpack = true | false` (TF Lite models; resize also
+    Keras models), `normalize = "deeplab" | "unit" | "none"` (Keras models)."""
     from pytest_deeplab.runtime.fitting import RESIZE_MODES
 
     changes: dict[str, Any] = {}
@@ -223,19 +225,32 @@ def _tflite_settings(entry: Mapping[str, Any], where: str) -> dict[str, Any]:
         if not isinstance(entry["xnnpack"], bool):
             raise ConfigError(f"{where}: xnnpack must be true or false, got {entry['xnnpack']!r}")
         changes["xnnpack"] = entry["xnnpack"]
+    if "normalize" in entry:  # Keras models (runtime/formats/keras.py)
+        from pytest_deeplab.runtime.formats.keras import NORMALIZE_HELP, NORMALIZE_MODES
+
+        if entry["normalize"] not in NORMALIZE_MODES:
+            raise ConfigError(f"{where}: normalize must be {NORMALIZE_HELP}, got "
+                              f"{entry['normalize']!r}")
+        changes["normalize"] = entry["normalize"]
     return changes
 
 
 def _tflite_only(model: ModelSpec, entry: Mapping[str, Any], where: str) -> ModelSpec:
-    """resize and xnnpack mean something for TF Lite models only: elsewhere they are errors,
-    not silently ignored settings."""
-    given = [key for key in TFLITE_ONLY_KEYS if key in entry]
+    """resize and xnnpack mean something for TF Lite models only (resize for Keras models too),
+    normalize for Keras models only: elsewhere they are errors, not silently ignored settings."""
+    given = [key for key in TFLITE_ONLY_KEYS
+             if key in entry and not (key == "resize" and model.format == "keras")]
     if given and model.format != "tflite":
         raise ConfigError(
             f"{where}: {' and '.join(given)} appl{'y' if len(given) > 1 else 'ies'} to TF Lite "
             f"models only (format = \"tflite\"); "
             f"this model is a {model.format} (a frozen graph pads images inside itself and runs "
             "without XNNPACK)"
+        )
+    if "normalize" in entry and model.format != "keras":
+        raise ConfigError(
+            f"{where}: normalize applies to Keras models only (format = \"keras\"); this model "
+            f"is a {model.format}, whose input scaling is part of the model file"
         )
     return model
 
@@ -244,6 +259,8 @@ def _guess_format(path: Path | None, url: str | None) -> str:
     text = str(path or url or "")
     if text.endswith(".tflite"):
         return "tflite"
+    if text.endswith(".keras"):
+        return "keras"
     if path is not None and path.is_dir():
         return "saved_model"
     return "frozen_graph"

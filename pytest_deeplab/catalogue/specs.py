@@ -13,7 +13,7 @@ from typing import Any
 
 from pytest_deeplab.errors import DeepLabError
 
-FORMATS = ("frozen_graph", "tflite", "saved_model")
+FORMATS = ("frozen_graph", "tflite", "saved_model", "keras")
 
 
 class CatalogueError(DeepLabError, ValueError):
@@ -71,8 +71,9 @@ class ModelSpec:
     input_tensor: str = "ImageTensor:0"  # frozen-graph defaults; for TF Lite they mean "unset":
     output_tensor: str = "SemanticPredictions:0"  # the only input / only plausible output
     facts: ZooFacts = field(default_factory=ZooFacts)
-    resize: str = "pad"  # TF Lite, fixed input size: "pad" (DeepLab's export) or "stretch"
+    resize: str = "pad"  # TF Lite / Keras, fixed input size: "pad" (DeepLab's export), "stretch"
     xnnpack: bool = True  # TF Lite: False runs without the XNNPACK delegate (numerics change)
+    normalize: str = "deeplab"  # Keras: the input scaling, "deeplab" [-1, 1] | "unit" | "none"
 
     @property
     def filename(self) -> str:

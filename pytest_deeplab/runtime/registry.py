@@ -17,13 +17,15 @@ def load_predictor(
     threads: int | None = None,
     xnnpack: bool = True,
     resize: str = "pad",
+    normalize: str = "deeplab",
     label_set: str | None = None,
     num_classes: int | None = None,
 ) -> Predictor:
     """Load one model file; TensorFlow (or LiteRT) is imported here, on first use.
 
     `num_classes` (the label set's) is checked against a logits output's channel count;
-    `xnnpack` and `resize` concern TF Lite models only.
+    `xnnpack` concerns TF Lite models only, `resize` TF Lite and Keras models, `normalize`
+    Keras models.
     """
     if not path.exists():
         raise ModelLoadError(f"{name}: model file {path} does not exist")
@@ -42,8 +44,13 @@ def load_predictor(
         from pytest_deeplab.runtime.saved_model import SavedModelPredictor
 
         return SavedModelPredictor(name, path, threads)
+    if fmt == "keras":  # Keras 3 .keras files (runtime/formats/keras.py); moves to the registry
+        from pytest_deeplab.runtime.formats.keras import KerasPredictor
+
+        return KerasPredictor(name, path, threads=threads, normalize=normalize, resize=resize,
+                              label_set=label_set, num_classes=num_classes)
     raise ModelLoadError(
-        f"{name}: unknown model format {fmt!r} (frozen_graph, tflite, saved_model)"
+        f"{name}: unknown model format {fmt!r} (frozen_graph, tflite, saved_model, keras)"
     )
 
 
