@@ -327,6 +327,10 @@ def _load(path: Path, threads: int | None) -> Any:
     except ImportError as exc:
         raise ModelLoadError(f"{path}: Keras 3 is not importable ({exc}); `pip install keras` "
                              "(TensorFlow 2.16 and later bring it)") from None
+    if not str(keras.__version__).startswith(tuple("3456789")):
+        raise ModelLoadError(f"{path}: .keras files of Keras 3 need Keras 3; this environment has "
+                             f"Keras {keras.__version__} (TensorFlow before 2.16 brings Keras 2). "
+                             "`pip install \"keras>=3\"` or a TensorFlow from 2.16 on.")
     if threads and keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
