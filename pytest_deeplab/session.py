@@ -211,6 +211,7 @@ class DeepLabSession:
                     normalize=model.normalize,
                     label_set=model.label_set,
                     num_classes=self.label_set(model).num_classes,
+                    allow_ops=model.allow_ops,
                 )
             except Exception as exc:
                 self._load_errors[model.name] = (

@@ -123,7 +123,7 @@ def test_a_lambda_layer_fails_its_models_items_and_never_runs(deeplab: DeepLabPy
     result = deeplab.run("--deeplab-models=lam", "-m", "deeplab_mask")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
-        f"*ModelLoadError: {model}: model lam was not loaded: 2 object(s) in its config.json "
+        f"*KerasRefusedError: {model}: model lam was not loaded: 2 object(s) in its config.json "
         "are not allowed:",
         "*  - Lambda at layer preprocess: Lambda layer 'preprocess' holds Python bytecode that "
         "would run when the model loads",

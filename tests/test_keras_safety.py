@@ -14,6 +14,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from pytest_deeplab.runtime.base import ModelLoadError
@@ -196,8 +197,32 @@ def test_a_lambda_layer_is_named_and_its_bytecode_never_runs(tmp_path: Path) -> 
 def test_the_allowlist_leaves_out_what_runs_code() -> None:
     allow = load_allowlist()
     assert {"Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Resizing", "Functional"} <= \
-        allow.classes
+        allow["classes"]
     assert not {"Lambda", "TFSMLayer", "TorchModuleWrapper", "JaxLayer", "FlaxLayer", "Layer",
-                "StringLookup", "TextVectorization"} & allow.classes
-    assert "__lambda__" not in allow.markers and "__typespec__" not in allow.markers
-    assert all(m == "keras" or m.startswith("keras.") for m in allow.modules)
+                "StringLookup", "TextVectorization"} & allow["classes"]
+    assert "__lambda__" not in allow["markers"] and "__typespec__" not in allow["markers"]
+    assert all(m == "keras" or m.startswith("keras.") for m in allow["modules"])
+
+
+def test_allow_ops_lets_a_built_in_class_off_the_list_through_but_never_a_lambda(
+    tmp_path: Path,
+) -> None:
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.AlphaDropout(0.1, name="noise")(inputs)  # built in, not on the list
+    model = tmp_path / "alpha.keras"
+    keras.Model(inputs, keras.layers.Conv2D(6, 1, name="logits")(x)).save(model)
+    with pytest.raises(ModelLoadError) as refused:
+        KerasPredictor("alpha", model)
+    assert ("  - AlphaDropout at layer noise: not a built-in pure-computation class on the "
+            "allowlist (keras_allowlist.txt)\nIf you trust this file, built-in classes off the "
+            "list can be allowed for this model only: allow_ops = ['AlphaDropout'] in "
+            "[tool.pytest-deeplab.models.alpha].") in str(refused.value)
+    allowed = KerasPredictor("alpha", model, allow_ops=("AlphaDropout",))
+    assert allowed.safety.allowed_by_model == ["AlphaDropout"]
+    assert allowed.predict(np.zeros((5, 7, 3), np.uint8)).shape == (5, 7)
+
+    marker = tmp_path / "lambda-ran.txt"
+    lam = lambda_model(tmp_path / "lambda.keras", marker)
+    with pytest.raises(ModelLoadError, match="Rebuild the model from built-in Keras layers"):
+        KerasPredictor("lam", lam, allow_ops=("Lambda", "__lambda__"))
+    assert not marker.exists()

@@ -32,6 +32,7 @@ TOP_KEYS = {"models", "datasets"}
 DATASET_KEYS = {"images", "labels", "label_suffix", "label_set"}
 MODEL_KEYS = {
     "path",
+    "allow_ops",
     "url",
     "sha256",
     "format",
@@ -182,6 +183,8 @@ def _model(
     if "golden_images" in entry:
         changes["golden_images"] = _path(entry["golden_images"], base)
     changes.update(_tflite_settings(entry, where))
+    if "allow_ops" in entry:
+        changes["allow_ops"] = _op_names(entry["allow_ops"], where)
     if "multiply_adds" in entry:  # one inference's cost (`pytest-deeplab inspect`): for shards
         madds = entry["multiply_adds"]
         if isinstance(madds, bool) or not isinstance(madds, (int, float)) or not madds > 0:
@@ -253,6 +256,18 @@ def _tflite_only(model: ModelSpec, entry: Mapping[str, Any], where: str) -> Mode
             f"is a {model.format}, whose input scaling is part of the model file"
         )
     return model
+
+
+def _op_names(value: Any, where: str) -> tuple[str, ...]:
+    """`allow_ops = ["Op", ...]`: names only, so one model's exception cannot be a wildcard."""
+    if not isinstance(value, list) or not all(
+        isinstance(op, str) and op.replace("_", "").replace("-", "").isalnum() for op in value
+    ):
+        raise ConfigError(
+            f"{where}: allow_ops must be a list of op names, e.g. allow_ops = [\"FlexAddV2\"] "
+            f"(each name exactly as the refusal message gives it), got {value!r}"
+        )
+    return tuple(sorted(set(value)))
 
 
 def _guess_format(path: Path | None, url: str | None) -> str:

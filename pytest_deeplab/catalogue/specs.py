@@ -74,6 +74,7 @@ class ModelSpec:
     resize: str = "pad"  # TF Lite / Keras, fixed input size: "pad" (DeepLab's export), "stretch"
     xnnpack: bool = True  # TF Lite: False runs without the XNNPACK delegate (numerics change)
     normalize: str = "deeplab"  # Keras: the input scaling, "deeplab" [-1, 1] | "unit" | "none"
+    allow_ops: tuple[str, ...] = ()  # ops outside the safety allowlist this model may hold
 
     @property
     def filename(self) -> str:

@@ -110,7 +110,8 @@ def _resolve(text: str, session: Any, args: argparse.Namespace) -> tuple[Any, An
         raise ExplainError(f"{model.name} is a {model.format}; explain reads frozen graphs and "
                            "TF Lite models")
     file = session.model_file(model)
-    return ModelRef(model.name, file, model.format, model.input_tensor, model.output_tensor), model
+    return ModelRef(model.name, file, model.format, model.input_tensor, model.output_tensor,
+                    model.allow_ops), model
 
 
 def _image(args: argparse.Namespace, session: Any, spec: Any) -> tuple[Path, Any]:

@@ -69,14 +69,22 @@ def run(args: argparse.Namespace) -> int:
         return 2
     official = session.catalogue.by_source("official")
 
-    cards, failed = [], 0
+    cards, verdicts, failed = [], [], 0
     for model, direct in models:
         try:
             path = direct or session.model_file(model)
+            verdict = safety_verdict(path, model)
+            if verdict is not None:
+                verdicts.append(verdict)
+                if not verdict.ok:
+                    failed += 1
+                    if not args.json:
+                        print(render_verdict(verdict, model.name))
+                    continue
             measured = inspect_model(
                 path, model.format, input_tensor=model.input_tensor,
                 output_tensor=model.output_tensor, size=args.size,
-                default_size=model.input_size,
+                default_size=model.input_size, allow_ops=model.allow_ops,
             )
         except (FetchError, OSError) as exc:
             failed += 1
@@ -88,10 +96,36 @@ def run(args: argparse.Namespace) -> int:
             where = "" if direct else f"{model.name}: "
             print(f"pytest-deeplab inspect: {where}{exc}", file=sys.stderr)
             continue
-        cards.append(build_card(model, measured, official, compare))
+        card = build_card(model, measured, official, compare)
+        cards.append((card, verdict))
 
     if args.json:
-        print(json.dumps([card.to_dict() for card in cards], indent=2))
+        documents = [{**card.to_dict(), "safety": v.as_dict() if v else None} for card, v in cards]
+        documents += [{"model": v.path, "safety": v.as_dict()} for v in verdicts if not v.ok]
+        print(json.dumps(documents, indent=2))
     else:
-        print("\n".join(render_text(card) for card in cards), end="")
+        print("\n".join(render_text(card) + (render_verdict(v, None) + "\n" if v else "")
+                        for card, v in cards), end="")
     return 1 if failed else 0
+
+
+def safety_verdict(path: Path, model: Any) -> Any:
+    """The allowlist verdict, read from the file alone (None for a format without one)."""
+    from pytest_deeplab.runtime.safety.check import report_for
+
+    try:
+        return report_for(path, model.format, model.allow_ops)
+    except ValueError:
+        return None
+
+
+def render_verdict(verdict: Any, name: str | None) -> str:
+    """One line when the file passes; the refusal with every op outside the allowlist if not."""
+    from pytest_deeplab.runtime.safety.findings import refusal_message
+
+    if not verdict.ok:
+        return refusal_message(verdict, name)
+    own = (f"; allowed for this model only: {', '.join(verdict.allowed_by_model)}"
+           if verdict.allowed_by_model else "")
+    return (f"  op allowlist   passed: {sum(verdict.ops.values())} ops of "
+            f"{len(verdict.ops)} types, all pure computation{own}")

@@ -65,6 +65,7 @@ class ModelRef:
     format: str
     input_tensor: str = "ImageTensor:0"
     output_tensor: str = "SemanticPredictions:0"
+    allow_ops: tuple[str, ...] = ()  # the model table's exceptions to the op allowlist
 
 
 @dataclass
@@ -213,6 +214,7 @@ def _run(
         "explain_open", timeout=OPEN_TIMEOUT, path=str(model.path), format=model.format,
         image=str(image_file), input_tensor=model.input_tensor,
         output_tensor=model.output_tensor, threads=spec.side.threads, xnnpack=spec.xnnpack,
+        allow_ops=list(model.allow_ops),
         unfused=spec.unfused)
     run.records, run.describe = opened["tensors"], opened["describe"]
     chunks = plan(run.records)

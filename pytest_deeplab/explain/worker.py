@@ -5,7 +5,8 @@ It is the gate's worker (same JSON-lines protocol, same guarded stdout, same `he
 `pytest_deeplab.runtime`:
 
   explain_compat  path, format           pre-flight: ops, attributes, GraphDef versions
-  explain_open    path, format, image, input_tensor, output_tensor, threads, xnnpack, unfused
+  explain_open    path, format, image, input_tensor, output_tensor, threads, xnnpack, unfused,
+                  allow_ops (the op allowlist is checked in the worker, before anything loads)
                                          load, run on the image (.npy), list its float tensors
   explain_dump    names, folder          write those tensors as .npy files (one pass)
   explain_mask    file                   write the final mask (.npy)
@@ -60,6 +61,7 @@ class ExplainWorker(gate_worker.Worker):
             threads=request.get("threads"), image=image,
             xnnpack=bool(request.get("xnnpack", True)),
             unfused=bool(request.get("unfused", False)),
+            allow_ops=tuple(request.get("allow_ops", ())),
         )
         return {"tensors": [r.as_dict() for r in self.run.records],
                 "describe": {**self.run.describe(), "onednn_active": onednn_active()}}

@@ -70,6 +70,7 @@ def golden_metadata(
     input_size: int,
     created: Optional[str] = None,
     runtime: Optional[Mapping[str, Any]] = None,
+    allow_ops: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Metadata in the store's schema; `save` adds `shape`, `mask_sha256` and `created`.
 
@@ -90,6 +91,8 @@ def golden_metadata(
         "preprocessing": {"input_size": input_size, "resample": "lanczos", "exif": "ignored"},
         "created": created or _now(),
     }
+    if allow_ops:  # ops outside the safety allowlist the model's table let this file hold
+        metadata["allow_ops"] = sorted(allow_ops)
     if runtime:
         metadata["preprocessing"]["resize"] = runtime.get("resize")
         metadata["tflite"] = {key: runtime.get(key) for key in TFLITE_KEYS}

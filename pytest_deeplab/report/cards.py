@@ -126,5 +126,6 @@ def measure_card(deeplab: Any, model: ModelSpec) -> Any:
     measured = inspect_model(
         deeplab.model_file(model), model.format, input_tensor=model.input_tensor,
         output_tensor=model.output_tensor, default_size=model.input_size,
+            allow_ops=model.allow_ops,
     )
     return build_card(model, measured, deeplab.catalogue.by_source("official"))

@@ -71,11 +71,14 @@ class FrozenGraphPredictor:
         *,
         label_set: str | None = None,
         num_classes: int | None = None,
+        allow_ops: tuple[str, ...] = (),
     ) -> None:
+        from pytest_deeplab.runtime.safety.check import checked_graph_def
+
         tf = import_tensorflow()
         self.name = name
         self.path = str(path)
-        graph_def = read_graph_def(path, name)
+        graph_def = checked_graph_def(path, name, allow_ops)
         self.node_count = len(graph_def.node)
         self.graph = import_graph(graph_def, path)
         self.input_name = input_tensor

@@ -79,12 +79,13 @@ class GraphIntermediates:
 
     def __init__(
         self, path: Path, input_tensor: str, output_tensor: str, threads: int | None,
-        image: np.ndarray, unfused: bool = False,
+        image: np.ndarray, unfused: bool = False, allow_ops: tuple[str, ...] = (),
     ) -> None:
         tf = import_tensorflow()
-        from pytest_deeplab.runtime.frozen_graph import import_graph, read_graph_def
+        from pytest_deeplab.runtime.frozen_graph import import_graph
+        from pytest_deeplab.runtime.safety.check import checked_graph_def
 
-        graph_def = read_graph_def(path)
+        graph_def = checked_graph_def(path, None, allow_ops)
         self.node_count = len(graph_def.node)
         self.unfused = unfused
         self.graph = import_graph(graph_def, path)

@@ -18,10 +18,22 @@ def inspect_model(
     output_tensor: str = "SemanticPredictions:0",
     size: int | None = None,
     default_size: int | None = None,
+    allow_ops: tuple[str, ...] = (),
 ) -> GraphInspection:
-    """Inspect a frozen graph or TF Lite model. `size` forces the input size for multiply-adds."""
+    """Inspect a frozen graph or TF Lite model. `size` forces the input size for multiply-adds.
+
+    A file outside the op allowlist raises UnsafeModelError before TensorFlow or an
+    interpreter sees it: `pytest-deeplab inspect` shows that verdict instead of a card.
+    """
+    from pytest_deeplab.runtime.safety.check import report_for
+    from pytest_deeplab.runtime.safety.findings import UnsafeModelError
+
     if not path.exists():
         raise ModelLoadError(f"{path}: no such model file")
+    if fmt in ("frozen_graph", "tflite"):
+        verdict = report_for(path, fmt, allow_ops)
+        if not verdict.ok:
+            raise UnsafeModelError(verdict, None)
     if fmt == "frozen_graph":
         return inspect_frozen_graph(path, input_tensor, output_tensor, size=size,
                                     default_size=default_size)

@@ -29,14 +29,16 @@ from pytest_deeplab.runtime.tflite_intermediates import TFLiteIntermediates
 def open_intermediates(
     path: Path, fmt: str, *, input_tensor: str, output_tensor: str, threads: int | None,
     image: np.ndarray, xnnpack: bool = True, unfused: bool = False,
+    allow_ops: tuple[str, ...] = (),
 ) -> Any:
     """The intermediates of one model file on one image (frozen graph or TF Lite)."""
     if not path.exists():
         raise ModelLoadError(f"model file {path} does not exist")
     if fmt == "frozen_graph":
-        return GraphIntermediates(path, input_tensor, output_tensor, threads, image, unfused)
+        return GraphIntermediates(path, input_tensor, output_tensor, threads, image, unfused,
+                                  allow_ops)
     if fmt == "tflite":
-        return TFLiteIntermediates(path, threads, image, xnnpack)
+        return TFLiteIntermediates(path, threads, image, xnnpack, allow_ops)
     raise ModelLoadError(
         f"{path}: explain reads frozen graphs and TF Lite models, not {fmt!r}"
     )

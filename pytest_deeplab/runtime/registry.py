@@ -20,12 +20,15 @@ def load_predictor(
     normalize: str = "deeplab",
     label_set: str | None = None,
     num_classes: int | None = None,
+    allow_ops: tuple[str, ...] = (),
 ) -> Predictor:
     """Load one model file; TensorFlow (or LiteRT) is imported here, on first use.
 
     `num_classes` (the label set's) is checked against a logits output's channel count;
     `xnnpack` concerns TF Lite models only, `resize` TF Lite and Keras models, `normalize`
-    Keras models.
+    Keras models. Every loader holds the file against the op allowlist (runtime.safety; for
+    Keras, runtime/formats/keras.py) before any of it reaches TensorFlow; `allow_ops` are the
+    model's own named exceptions.
     """
     if not path.exists():
         raise ModelLoadError(f"{name}: model file {path} does not exist")
@@ -33,22 +36,25 @@ def load_predictor(
         from pytest_deeplab.runtime.frozen_graph import FrozenGraphPredictor
 
         return FrozenGraphPredictor(name, path, input_tensor, output_tensor, threads,
-                                    label_set=label_set, num_classes=num_classes)
+                                    label_set=label_set, num_classes=num_classes,
+                                    allow_ops=allow_ops)
     if fmt == "tflite":
         from pytest_deeplab.runtime.tflite import TFLitePredictor
 
         return TFLitePredictor(name, path, input_tensor=input_tensor,
                                output_tensor=output_tensor, threads=threads, xnnpack=xnnpack,
-                               resize=resize, label_set=label_set, num_classes=num_classes)
+                               resize=resize, label_set=label_set, num_classes=num_classes,
+                               allow_ops=allow_ops)
     if fmt == "saved_model":
         from pytest_deeplab.runtime.saved_model import SavedModelPredictor
 
-        return SavedModelPredictor(name, path, threads)
+        return SavedModelPredictor(name, path, threads, allow_ops=allow_ops)
     if fmt == "keras":  # Keras 3 .keras files (runtime/formats/keras.py); moves to the registry
         from pytest_deeplab.runtime.formats.keras import KerasPredictor
 
         return KerasPredictor(name, path, threads=threads, normalize=normalize, resize=resize,
-                              label_set=label_set, num_classes=num_classes)
+                              label_set=label_set, num_classes=num_classes,
+                              allow_ops=allow_ops)
     raise ModelLoadError(
         f"{name}: unknown model format {fmt!r} (frozen_graph, tflite, saved_model, keras)"
     )

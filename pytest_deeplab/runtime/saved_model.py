@@ -16,7 +16,12 @@ class SavedModelPredictor:
 
     input_size: int | None = None  # takes the demo-resized image as it is
 
-    def __init__(self, name: str, path: Path, threads: int | None) -> None:
+    def __init__(
+        self, name: str, path: Path, threads: int | None, *, allow_ops: tuple[str, ...] = ()
+    ) -> None:
+        from pytest_deeplab.runtime.safety.check import check_saved_model
+
+        check_saved_model(path, name, allow_ops)  # before tf.saved_model.load runs anything
         tf = import_tensorflow()
         self.name = name
         self.path = str(path)

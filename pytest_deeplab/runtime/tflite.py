@@ -22,11 +22,11 @@ from pytest_deeplab.runtime.fitting import (
     placement,
     resized_image,
 )
+from pytest_deeplab.runtime.safety.check import checked_tflite_bytes
 from pytest_deeplab.runtime.tflite_interpreter import (
     create_interpreter,
     delegate_partitions,
     interpreter_package,
-    read_model_bytes,
 )
 from pytest_deeplab.runtime.tflite_io import (
     TensorSpec,
@@ -52,6 +52,7 @@ class TFLitePredictor:
         resize: str = "pad",
         label_set: str | None = None,
         num_classes: int | None = None,
+        allow_ops: tuple[str, ...] = (),
     ) -> None:
         if resize not in RESIZE_MODES:
             raise ModelLoadError(f"{name}: resize must be one of {', '.join(RESIZE_MODES)}, "
@@ -63,7 +64,7 @@ class TFLitePredictor:
         self.xnnpack = xnnpack
         package = interpreter_package()
         self.runtime = package.label
-        data = read_model_bytes(path, name)
+        data = checked_tflite_bytes(path, name, allow_ops)
         self.interpreter = create_interpreter(package, path, data, threads, xnnpack)
         inputs = [TensorSpec.from_details(d) for d in self.interpreter.get_input_details()]
         outputs = [TensorSpec.from_details(d) for d in self.interpreter.get_output_details()]

@@ -28,15 +28,18 @@ from pytest_deeplab.runtime.intermediate_records import TensorRecord, save_array
 from pytest_deeplab.runtime.tflite_interpreter import (
     create_interpreter,
     interpreter_package,
-    read_model_bytes,
 )
 
 
-def _interpreter(path: Path, threads: int | None, xnnpack: bool) -> tuple[Any, str]:
-    """Loaded as the suite loads it (from bytes, verified, a damaged file refused), with every
-    intermediate tensor kept readable."""
+def _interpreter(
+    path: Path, threads: int | None, xnnpack: bool, allow_ops: tuple[str, ...]
+) -> tuple[Any, str]:
+    """Loaded as the suite loads it (from bytes, verified, a damaged file refused, the op
+    allowlist checked first), with every intermediate tensor kept readable."""
+    from pytest_deeplab.runtime.safety.check import checked_tflite_bytes
+
     package = interpreter_package()
-    data = read_model_bytes(path, path.stem)
+    data = checked_tflite_bytes(path, None, allow_ops)
     interpreter = create_interpreter(package, path, data, threads, xnnpack,
                                      preserve_all_tensors=True)
     return interpreter, package.label
@@ -67,8 +70,11 @@ def _is_real(detail: dict[str, Any]) -> bool:
 class TFLiteIntermediates:
     """One TF Lite model invoked once on one image, all tensors preserved."""
 
-    def __init__(self, path: Path, threads: int | None, image: np.ndarray, xnnpack: bool) -> None:
-        self.interpreter, self.runtime = _interpreter(path, threads, xnnpack)
+    def __init__(
+        self, path: Path, threads: int | None, image: np.ndarray, xnnpack: bool,
+        allow_ops: tuple[str, ...] = (),
+    ) -> None:
+        self.interpreter, self.runtime = _interpreter(path, threads, xnnpack, allow_ops)
         self.xnnpack = xnnpack
         (inp,) = self.interpreter.get_input_details()
         self._output = self.interpreter.get_output_details()[0]

@@ -110,6 +110,8 @@ class DeepLabItem(pytest.Item):
         finally:
             if self.deeplab.any_model_loaded:
                 self.record("deeplab_tensorflow", self.deeplab.run_identity()["tensorflow"])
+            if self.model.allow_ops:  # an exception to the op allowlist is never silent
+                self.record("deeplab_allow_ops", ",".join(self.model.allow_ops))
 
 
 class MaskItem(DeepLabItem):

@@ -155,6 +155,7 @@ def _inspected_madds(deeplab: DeepLabSession, model: ModelSpec) -> float | None:
         inspection = inspect_model(
             deeplab.model_file(model), model.format, input_tensor=model.input_tensor,
             output_tensor=model.output_tensor, default_size=model.input_size,
+            allow_ops=model.allow_ops,
         )
     except Exception:  # a figure for extra_info must never fail the benchmark
         return None

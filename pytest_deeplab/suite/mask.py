@@ -159,6 +159,7 @@ def write_golden(
         threads=deeplab.options.threads,
         input_size=deeplab.input_size(model),
         runtime=deeplab.runtime_record(model),
+        allow_ops=model.allow_ops,
     )
     deeplab.golden_store(model).save(model.name, image_id, mask, metadata,
                                      deeplab.label_set(model))

@@ -19,7 +19,8 @@ import json
 import os
 import sys
 import zipfile
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import metadata
@@ -36,11 +37,13 @@ from pytest_deeplab.runtime.fitting import (
     placement,
     resized_image,
 )
+from pytest_deeplab.runtime.safety.findings import OpUse, SafetyReport, UnsafeModelError
 
 ALLOWLIST_FILE = Path(__file__).with_name("keras_allowlist.txt")
 MEMBERS = ("config.json", "metadata.json", "model.weights.h5")
 MAX_CONFIG_BYTES = 64 * 1024 * 1024  # a DeepLab's config is ~0.2 MB; more is not a model
-NORMALIZE_MODES = ("deeplab", "unit", "none")
+SCALING = {"deeplab": (127.5, -1.0), "unit": (255.0, 0.0), "none": (1.0, 0.0)}  # x / a + b
+NORMALIZE_MODES = tuple(SCALING)
 NORMALIZE_HELP = ('"deeplab" (x / 127.5 - 1, DeepLab\'s [-1, 1]), "unit" (x / 255) or "none" '
                   "(the raw 0..255 values as float32)")
 FIX = ("Rebuild the model from built-in Keras layers (Rescaling, Resizing, Activation, ... "
@@ -72,24 +75,17 @@ class Finding:
     op: str
     where: str
     reason: str
+    allowable: bool = False  # a built-in Keras class off the list: a model's allow_ops may name it
 
-    def as_record(self) -> dict[str, str]:
+    def as_record(self) -> dict[str, Any]:
         return asdict(self)
 
     def __str__(self) -> str:
         return f"{self.op} at {self.where}: {self.reason}"
 
 
-@dataclass(frozen=True)
-class Allowlist:
-    modules: frozenset[str]
-    classes: frozenset[str]
-    functions: frozenset[str]
-    markers: frozenset[str]
-
-
 @cache
-def load_allowlist(path: Path = ALLOWLIST_FILE) -> Allowlist:
+def load_allowlist(path: Path = ALLOWLIST_FILE) -> dict[str, frozenset[str]]:
     """The [modules], [classes], [functions] and [markers] sections of the allowlist file."""
     sections: dict[str, set[str]] = {}
     current: set[str] | None = None
@@ -99,8 +95,8 @@ def load_allowlist(path: Path = ALLOWLIST_FILE) -> Allowlist:
             current = sections.setdefault(line[1:-1], set())
         elif line and current is not None:
             current.add(line)
-    return Allowlist(*(frozenset(sections.get(s, ())) for s in
-                       ("modules", "classes", "functions", "markers")))
+    return {s: frozenset(sections.get(s, ())) for s in ("modules", "classes", "functions",
+                                                         "markers")}
 
 
 # -- reading the file as data (no Keras) -------------------------------------------------------
@@ -172,7 +168,7 @@ def _layer_name(layer: Any, index: int) -> str:
     return str(name) if name else f"layers[{index}]"
 
 
-def object_findings(obj: KerasObject, allow: Allowlist) -> list[Finding]:
+def object_findings(obj: KerasObject, allow: dict[str, frozenset[str]]) -> list[Finding]:
     """Why one object is refused (an empty list when it is allowed)."""
     where = f"layer {obj.where}" + ("" if obj.key == "(root)" else f", {obj.key}")
     if obj.class_name == "Lambda":
@@ -181,7 +177,7 @@ def object_findings(obj: KerasObject, allow: Allowlist) -> list[Finding]:
     if obj.class_name == "__lambda__":
         return [Finding("__lambda__", where, "a Python lambda (bytecode) that would run on load")]
     if obj.class_name.startswith("__"):
-        if obj.class_name not in allow.markers or obj.module is not None:
+        if obj.class_name not in allow["markers"] or obj.module is not None:
             return [Finding(obj.class_name, where, "not a plain-data marker of Keras' serializer "
                             "(e.g. __typespec__ imports the module its config names)")]
         return []
@@ -193,39 +189,69 @@ def object_findings(obj: KerasObject, allow: Allowlist) -> list[Finding]:
         found.append(Finding(obj.op, where, f"registered_name {obj.registered_name!r} differs "
                              "from the built-in class's name"))
     if obj.class_name == "function":
-        if obj.module not in allow.modules | {"builtins"}:
+        if obj.module not in allow["modules"] | {"builtins"}:
             found.append(Finding(obj.op, where, f"module {obj.module!r} is not Keras' own"))
-        if obj.function not in allow.functions:
+        if obj.function not in allow["functions"]:
             found.append(Finding(obj.op, where, "not a built-in Keras activation on the "
                                  "allowlist"))
         return found
-    if obj.module not in allow.modules:
+    if obj.module not in allow["modules"]:
         found.append(Finding(obj.op, where, f"module {obj.module!r} is outside Keras' built-in "
                              "namespaces; loading would import it"))
-    if obj.class_name not in allow.classes:
+    if obj.class_name not in allow["classes"]:
         found.append(Finding(obj.op, where, "not a built-in pure-computation class on the "
-                             f"allowlist ({ALLOWLIST_FILE.name})"))
+                             f"allowlist ({ALLOWLIST_FILE.name})", allowable=not found))
     return found
 
 
-def keras_findings(path: Path) -> list[Finding]:
-    """Everything in a .keras file that the allowlist refuses; nothing from the file runs."""
+def keras_findings(path: Path, allow_ops: Sequence[str] = ()) -> list[Finding]:
+    """What the allowlist refuses; the model's `allow_ops` let built-in classes off the list
+    through, never a Lambda, a foreign module, a custom registered name or a stray zip member."""
+    return _judge(path, allow_ops)[1]
+
+
+def keras_report(path: Path, allow_ops: Sequence[str] = ()) -> SafetyReport:
+    """The verdict in runtime.safety's form: every object counted by op, the refused ones."""
+    return _judge(path, allow_ops)[0]
+
+
+def _judge(path: Path, allow_ops: Sequence[str]) -> tuple[SafetyReport, list[Finding]]:
     config, findings = read_config(path)
     allow = load_allowlist()
-    for obj in list_objects(config):
-        findings.extend(object_findings(obj, allow))
-    return findings
+    objects = list(list_objects(config))
+    for obj in objects:
+        findings.extend(f for f in object_findings(obj, allow)
+                        if not (f.allowable and f.op in allow_ops))
+    report = SafetyReport(path=str(path), format="keras", ops=Counter(o.op for o in objects))
+    report.refused = [OpUse(f.op, f"{f.where}: {f.reason}") for f in findings]
+    report.allowed_by_model = sorted({o.op for o in objects} & set(allow_ops))
+    return report, findings
 
 
-def check_keras_file(path: Path, name: str) -> None:
-    """Refuse a file with findings, with every finding (up to 20), the file and the fix."""
-    findings = keras_findings(path)
-    if not findings:
-        return
-    shown = "\n".join(f"  - {f}" for f in findings[:20])
-    more = f"\n  ... and {len(findings) - 20} more" if len(findings) > 20 else ""
-    raise ModelLoadError(f"{path}: model {name} was not loaded: {len(findings)} object(s) in its "
-                         f"config.json are not allowed:\n{shown}{more}\n{FIX}")
+class KerasRefusedError(UnsafeModelError):
+    """A .keras file refused by its config check; the message names each object and the fix."""
+
+    def __init__(self, report: SafetyReport, findings: list[Finding], name: str) -> None:
+        self.report, self.findings = report, findings
+        shown = "\n".join(f"  - {f}" for f in findings[:20])
+        more = f"\n  ... and {len(findings) - 20} more" if len(findings) > 20 else ""
+        allowable = sorted({f.op for f in findings if f.allowable})
+        hint = (f"\nIf you trust this file, built-in classes off the list can be allowed for this "
+                f"model only: allow_ops = [{', '.join(repr(op) for op in allowable)}] in "
+                f"[tool.pytest-deeplab.models.{name}]." if len(allowable) == len(findings) else
+                f"\n{FIX}")
+        ModelLoadError.__init__(self, f"{report.path}: model {name} was not loaded: "
+                                f"{len(findings)} object(s) in its config.json are not allowed:"
+                                f"\n{shown}{more}{hint}")
+
+
+def check_keras_file(path: Path, name: str, allow_ops: Sequence[str] = ()) -> SafetyReport:
+    """The report of a file that passed; a refused file raises, naming every finding (up to 20),
+    the file and the fix."""
+    report, findings = _judge(path, allow_ops)
+    if findings:
+        raise KerasRefusedError(report, findings, name)
+    return report
 
 
 # -- identity and settings ---------------------------------------------------------------------
@@ -242,21 +268,12 @@ def keras_identity() -> dict[str, Any]:
     return {"keras": version, "keras_backend": os.environ.get("KERAS_BACKEND") or "tensorflow"}
 
 
-def check_normalize(value: Any, where: str) -> str:
-    """A `normalize` setting, or a message naming the choices (for the catalogue's checks)."""
-    if value not in NORMALIZE_MODES:
-        raise ModelLoadError(f"{where}: normalize must be {NORMALIZE_HELP}, got {value!r}")
-    return str(value)
-
-
 def input_table(normalize: str) -> tuple[np.ndarray, float]:
-    """What each RGB byte becomes (float32), and the padding: the mean pixel, 127.5, scaled."""
-    values = np.arange(256, dtype=np.float32)
-    if normalize == "deeplab":
-        return values / np.float32(127.5) - np.float32(1.0), 0.0
-    if normalize == "unit":
-        return values / np.float32(255.0), 0.5
-    return values, 127.5
+    """What each RGB byte becomes (float32, divided as DeepLab's graphs divide), and the
+    padding: the mean pixel, 127.5, scaled the same way."""
+    divisor, offset = SCALING[normalize]
+    table = np.arange(256, dtype=np.float32) / np.float32(divisor) + np.float32(offset)
+    return table, 127.5 / divisor + offset
 
 
 # -- the predictor -----------------------------------------------------------------------------
@@ -266,18 +283,17 @@ class KerasPredictor:
 
     def __init__(self, name: str, path: Path, *, threads: int | None = None,
                  normalize: str = "deeplab", resize: str = "pad", label_set: str | None = None,
-                 num_classes: int | None = None) -> None:
+                 num_classes: int | None = None, allow_ops: Sequence[str] = ()) -> None:
         self.name = name
         self.path = str(path)
-        self.normalize = check_normalize(normalize, f"{name}")
-        if resize not in RESIZE_MODES:
-            raise ModelLoadError(f"{name}: resize must be one of {', '.join(RESIZE_MODES)}, "
-                                 f"not {resize!r}")
-        self.resize, self.threads = resize, threads
+        if normalize not in SCALING or resize not in RESIZE_MODES:
+            raise ModelLoadError(f"{name}: normalize must be {NORMALIZE_HELP} (got {normalize!r})"
+                                 f" and resize one of {', '.join(RESIZE_MODES)} (got {resize!r})")
+        self.normalize, self.resize, self.threads = normalize, resize, threads
         if path.suffix != ".keras":
             raise ModelLoadError(f"{path}: a Keras model file must end in .keras (Keras reads "
                                  "other names as legacy formats); rename it or re-save it")
-        check_keras_file(path, name)  # before Keras is imported: nothing from the file runs
+        self.safety = check_keras_file(path, name, allow_ops)  # before Keras is imported
         self.model = _load(path, threads)
         self._keras = sys.modules["keras"]
         self.input_hw, self.output_kind = _signature(self.model, path, name, label_set,
