@@ -8,25 +8,10 @@ from typing import Any
 import numpy as np
 
 from pytest_deeplab.runtime.base import ModelLoadError, to_mask
+from pytest_deeplab.runtime.graph_def import read_graph_def
 from pytest_deeplab.runtime.tf import import_tensorflow, session_config
 
-
-def read_graph_def(path: Path, name: str = "MODEL") -> Any:
-    """Parse a GraphDef, turning protobuf's terse errors into one that names the file."""
-    tf = import_tensorflow()
-    graph_def = tf.compat.v1.GraphDef()
-    data = path.read_bytes()
-    try:
-        graph_def.ParseFromString(data)
-    except Exception as exc:  # protobuf raises DecodeError or RuntimeWarning-ish errors
-        raise ModelLoadError(
-            f"{path}: not a frozen TensorFlow graph ({type(exc).__name__}: {exc}); the file is "
-            f"{len(data)} bytes. Is it truncated or corrupt? Delete it and fetch it again "
-            f"(`pytest-deeplab fetch {name}`)."
-        ) from None
-    if not graph_def.node:
-        raise ModelLoadError(f"{path}: the graph has no nodes (empty or not a GraphDef)")
-    return graph_def
+__all__ = ["FrozenGraphPredictor", "import_graph", "likely_tensors", "read_graph_def"]
 
 
 def likely_tensors(graph_def: Any) -> tuple[list[str], list[str]]:

@@ -7,6 +7,7 @@ GraphDef) that passed are the ones that then load, so nothing is read twice.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from pytest_deeplab.runtime.safety.graphs import RESTORE, SAVE, graph_def_uses, 
 from pytest_deeplab.runtime.safety.tflite import tflite_uses
 
 
+@cache
 def _allowed_in(context: str) -> frozenset[str]:
     """The TensorFlow ops a node may hold in a context; saver paths add what they need."""
     general = allowlist.allowed(allowlist.GENERAL)
@@ -66,7 +68,7 @@ def graph_def_report(graph_def: Any, path: Path, allow_ops: Sequence[str] = ()) 
 
 def checked_graph_def(path: Path, name: str | None, allow_ops: Sequence[str] = ()) -> Any:
     """The parsed GraphDef of a frozen graph that passed the check."""
-    from pytest_deeplab.runtime.frozen_graph import read_graph_def
+    from pytest_deeplab.runtime.graph_def import read_graph_def
 
     graph_def = read_graph_def(path, name or "MODEL")
     _raise_if_refused(graph_def_report(graph_def, path, allow_ops), name)
@@ -109,7 +111,7 @@ def checked_tflite_bytes(path: Path, name: str | None, allow_ops: Sequence[str] 
 def report_for(path: Path, fmt: str, allow_ops: Sequence[str] = ()) -> SafetyReport:
     """The verdict without loading, for `pytest-deeplab inspect` and tests."""
     if fmt == "frozen_graph":
-        from pytest_deeplab.runtime.frozen_graph import read_graph_def
+        from pytest_deeplab.runtime.graph_def import read_graph_def
 
         return graph_def_report(read_graph_def(path), path, allow_ops)
     if fmt == "saved_model":

@@ -86,20 +86,28 @@ def graph_def_uses(
 ) -> list[OpUse]:
     """Every op use in `graph_def` and its library, each tagged with the context it runs in."""
     library = {f.signature.name: f for f in graph_def.library.function}
-    node_ctx = _node_contexts(graph_def, restore, save, general_nodes)
+    everywhere = frozenset({GRAPH})
+    node_ctx = (_node_contexts(graph_def, restore, save, general_nodes) if restore or save
+                else dict.fromkeys((n.name for n in graph_def.node), everywhere))
     fn_ctx: dict[str, set[str]] = {name: set() for name in library}
     for name in general_functions:
         if name in fn_ctx:
             fn_ctx[name].add(GRAPH)
+    nodes = list(graph_def.node)
+    node_attr_calls = [list(_called(n.attr.values())) for n in nodes]
+    bodies = {name: list(f.node_def) for name, f in library.items()}
+    body_attr_calls = {name: [list(_called(n.attr.values())) for n in body]
+                       for name, body in bodies.items()}
 
-    def calls(node: Any) -> list[str]:
-        return ([node.op] if node.op in library else []) + list(_called(node.attr.values()))
+    def calls(node: Any, found: list[str]) -> list[str]:
+        return [node.op, *found] if node.op in library else found
 
-    for node in graph_def.node:
-        for callee in calls(node):
+    for node, found in zip(nodes, node_attr_calls):
+        for callee in calls(node, found):
             if callee in fn_ctx:
                 fn_ctx[callee] |= node_ctx[node.name]
-    callers = {name: [c for n in f.node_def for c in calls(n)] for name, f in library.items()}
+    callers = {name: [c for n, found in zip(body, body_attr_calls[name]) for c in calls(n, found)]
+               for name, body in bodies.items()}
     changed = True
     while changed:  # a callee runs wherever its callers run
         changed = False
@@ -110,20 +118,19 @@ def graph_def_uses(
                     changed = True
     uses: list[OpUse] = []
 
-    def add(node: Any, function: str | None, ctx: frozenset[str]) -> None:
+    def add(node: Any, found: list[str], function: str | None, ctx: frozenset[str]) -> None:
         context = GRAPH if GRAPH in ctx or not ctx else "+".join(sorted(ctx))
         where = f"{prefix}{node.name}"
         if node.op not in library:
             uses.append(OpUse(node.op, where, function, context))
-        uses.extend(OpUse(c, where, function, context) for c in _called(node.attr.values())
-                    if c not in library)
+        uses.extend(OpUse(c, where, function, context) for c in found if c not in library)
 
-    for node in graph_def.node:
-        add(node, None, node_ctx[node.name])
-    for name, function in library.items():
-        ctx = frozenset(fn_ctx[name]) or frozenset({GRAPH})  # called by nothing: strictest
-        for node in function.node_def:
-            add(node, f"function {prefix}{name}", ctx)
+    for node, found in zip(nodes, node_attr_calls):
+        add(node, found, None, node_ctx[node.name])
+    for name, body in bodies.items():
+        ctx = frozenset(fn_ctx[name]) or everywhere  # called by nothing: strictest
+        for node, found in zip(body, body_attr_calls[name]):
+            add(node, found, f"function {prefix}{name}", ctx)
     return uses
 
 
