@@ -39,7 +39,12 @@ def inspect_model(
                                     default_size=default_size)
     if fmt == "tflite":
         return inspect_tflite(path)
+    if fmt == "keras":  # checked against its allowlist on load (runtime/formats/keras.py)
+        from pytest_deeplab.runtime.formats.keras_inspect import inspect_keras
+
+        return inspect_keras(path, size=size, default_size=default_size, allow_ops=allow_ops)
     raise ModelLoadError(
-        f"{path}: model cards are available for frozen graphs and TF Lite models, not {fmt!r}. "
+        f"{path}: model cards are available for frozen graphs, TF Lite and Keras models, not "
+        f"{fmt!r}. "
         "Export a frozen graph (DeepLab's export_model.py) to inspect it."
     )
