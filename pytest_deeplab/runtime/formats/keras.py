@@ -1,11 +1,10 @@
 """Keras 3 `.keras` models: read as data and checked first, then loaded with safe_mode on.
 
-A `.keras` file is a zip of config.json (the model as nested serialized objects), metadata.json
-and model.weights.h5. Loading it imports the module each object names and instantiates the
-class, and a Lambda layer carries Python bytecode, so the file is a program. `keras_findings`
-therefore reads config.json with zipfile and json alone, lists every serialized object in the
-whole tree and refuses anything outside `keras_allowlist.txt`; only a file without findings
-reaches `keras.saving.load_model(path, safe_mode=True, compile=False)`.
+A `.keras` zip holds config.json (nested serialized objects), metadata.json and the weights.
+Loading imports the module each object names, and a Lambda layer carries bytecode: the file is
+a program. So config.json is read with zipfile and json alone, every object in the tree is held
+against `keras_allowlist.txt`, and only a file without findings reaches
+`keras.saving.load_model(path, safe_mode=True, compile=False)`.
 
 The input is normalised per model (`normalize`): "deeplab" x/127.5-1 (DeepLab's), "unit" x/255,
 "none" the raw values as float32. A fixed input size is met as TF Lite's is (runtime.fitting:
@@ -142,9 +141,10 @@ def list_objects(config: Any, where: str = "", key: str = "") -> Iterator[KerasO
     if "class_name" in config:
         inner = config.get("config")
         function = inner if config["class_name"] == "function" and isinstance(inner, str) else None
-        yield KerasObject(str(config["class_name"]), _text(config.get("module")),
-                          _text(config.get("registered_name")), where or "(model)", key or "(root)",
-                          function)
+        module, registered = (config.get(k) for k in ("module", "registered_name"))
+        yield KerasObject(str(config["class_name"]), None if module is None else str(module),
+                          None if registered is None else str(registered), where or "(model)",
+                          key or "(root)", function)
     for name, value in config.items():
         child = f"{key}.{name}" if key else str(name)
         if name == "layers" and isinstance(value, list):
@@ -156,10 +156,6 @@ def list_objects(config: Any, where: str = "", key: str = "") -> Iterator[KerasO
                               value)
         else:
             yield from list_objects(value, where, child)
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 def _layer_name(layer: Any, index: int) -> str:
@@ -294,7 +290,7 @@ class KerasPredictor:
             raise ModelLoadError(f"{path}: a Keras model file must end in .keras (Keras reads "
                                  "other names as legacy formats); rename it or re-save it")
         self.safety = check_keras_file(path, name, allow_ops)  # before Keras is imported
-        self.model = _load(path, threads)
+        self.model, self.threads_applied = _load(path, threads)
         self._keras = sys.modules["keras"]
         self.input_hw, self.output_kind = _signature(self.model, path, name, label_set,
                                                      num_classes)
@@ -322,6 +318,7 @@ class KerasPredictor:
         """What makes this model's masks and timings comparable (goldens, benchmarks)."""
         return {"format": "keras", "keras": str(self._keras.__version__),
                 "keras_backend": str(self._keras.backend.backend()), "threads": self.threads,
+                "threads_applied": self.threads_applied,
                 "normalize": self.normalize, "resize": self.resize,
                 "input_size": self.input_size}
 
@@ -336,7 +333,8 @@ class KerasPredictor:
         del self.model
 
 
-def _load(path: Path, threads: int | None) -> Any:
+def _load(path: Path, threads: int | None) -> tuple[Any, bool]:
+    """The model, and whether `threads` took effect (TensorFlow fixes its pools once)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         import keras
@@ -347,16 +345,18 @@ def _load(path: Path, threads: int | None) -> Any:
         raise ModelLoadError(f"{path}: .keras files of Keras 3 need Keras 3; this environment has "
                              f"Keras {keras.__version__} (TensorFlow before 2.16 brings Keras 2). "
                              "`pip install \"keras>=3\"` or a TensorFlow from 2.16 on.")
+    applied = False
     if threads and keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
         try:
             tf.config.threading.set_intra_op_parallelism_threads(threads)
             tf.config.threading.set_inter_op_parallelism_threads(1)
-        except RuntimeError:
-            pass  # already initialised by an earlier model in this process
+        except RuntimeError:  # already initialised by an earlier model in this process
+            pass
+        applied = tf.config.threading.get_intra_op_parallelism_threads() == threads
     try:
-        return keras.saving.load_model(path, safe_mode=True, compile=False)
+        return keras.saving.load_model(path, safe_mode=True, compile=False), applied
     except Exception as exc:  # Keras raises ValueError, TypeError, OSError, KeyError...
         lambda_hint = f"\n{FIX}" if "lambda" in str(exc).lower() else ""
         raise ModelLoadError(f"{path}: Keras {keras.__version__} cannot load this model "
