@@ -136,7 +136,7 @@ def test_a_module_outside_keras_is_refused_and_never_imported(tmp_path: Path) ->
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=tmp_path, check=True,
                             env={**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{tmp_path}"})
-    assert (f"ModelLoadError {model}: model evil was not loaded: 1 object(s) in its config.json "
+    assert (f"KerasRefusedError {model}: model evil was not loaded: 1 object(s) in its config.json "
             "are not allowed:\n  - Conv2D at layer stem: module 'evil_layers' is outside Keras' "
             "built-in namespaces; loading would import it") in result.stdout
     assert "keras imported: False" in result.stdout
