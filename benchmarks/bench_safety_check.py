@@ -18,7 +18,7 @@ import tracemalloc
 from pathlib import Path
 
 from pytest_deeplab.runtime import load_predictor
-from pytest_deeplab.runtime.safety.check import report_for
+from pytest_deeplab.runtime.formats import get_format
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "real-zoo" / "models"
@@ -42,20 +42,20 @@ def models() -> list[tuple[str, Path, str]]:
 
 def main(rounds: int) -> None:
     for label, path, fmt in models():
-        report_for(path, fmt)  # imports and caches out of the timing
+        get_format(fmt).safety_report(path)  # imports and caches out of the timing
         load_predictor(label, path, fmt, input_tensor="ImageTensor:0",
                        output_tensor="SemanticPredictions:0").close()  # type: ignore[attr-defined]
         checks, loads = [], []
         for _ in range(rounds):
             start = time.perf_counter()
-            report_for(path, fmt)
+            get_format(fmt).safety_report(path)
             checks.append(time.perf_counter() - start)
             start = time.perf_counter()
             load_predictor(label, path, fmt, input_tensor="ImageTensor:0",
                            output_tensor="SemanticPredictions:0").close()  # type: ignore[attr-defined]
             loads.append(time.perf_counter() - start)
         tracemalloc.start()
-        report_for(path, fmt)
+        get_format(fmt).safety_report(path)
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         check, load = statistics.median(checks), statistics.median(loads)

@@ -76,14 +76,18 @@ def deeplab_session(request: pytest.FixtureRequest) -> Any:
     return _session(request)
 
 
-@pytest.fixture
-def deeplab_model(request: pytest.FixtureRequest) -> ModelHandle:
-    """Parametrized over the models chosen with --deeplab-models."""
+def model_handle(request: pytest.FixtureRequest) -> ModelHandle:
+    """Parametrized over the models chosen with --deeplab-models, under whatever name it is
+    registered: `deeplab_model` here, or a project's own name for it (README, "Living beside
+    other plugins"), so a project that has a `deeplab_model` of its own keeps it."""
     session = _session(request)
     name = getattr(request, "param", None)
     if name is None:
         pytest.skip("deeplab_model is parametrized over --deeplab-models; none were selected")
     return ModelHandle(session.catalogue.models[name], session)
+
+
+deeplab_model = pytest.fixture(name="deeplab_model")(model_handle)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from pytest_deeplab.shards.plan import Shard
 
 from pytest_deeplab.constants import CACHE_ENV, GOLDEN_DIR_DEFAULT, RESULTS_DIR_DEFAULT
+from pytest_deeplab.errors import DeepLabError
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -82,6 +83,14 @@ def add_options(parser: pytest.Parser) -> None:
         help="accept archives whose checksum differs from deeplab-zoo.lock",
     )
     group.addoption(
+        "--deeplab-require-pins",
+        action="store_true",
+        default=False,
+        help="refuse to run (usage error) when a selected model fetched from a URL or mirror has "
+        "neither a published checksum nor a pin in deeplab-zoo.lock, instead of trusting it on "
+        "first use (ini: deeplab_require_pins)",
+    )
+    group.addoption(
         "--deeplab-config",
         metavar="FILE",
         default=None,
@@ -136,6 +145,8 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("deeplab_golden_dir", "default for --deeplab-golden-dir", default=None)
     parser.addini("deeplab_mirrors", "mirrors tried in order", type="linelist", default=[])
     parser.addini("deeplab_threads", "default for --deeplab-threads", default=None)
+    parser.addini("deeplab_require_pins", "default for --deeplab-require-pins", type="bool",
+                  default=False)
 
 
 @dataclass
@@ -153,6 +164,7 @@ class DeepLabOptions:
     models_from_ini: bool = False
     allow_missing: bool = False
     update_lock: bool = False
+    require_pins: bool = False  # no trust on first use: every fetched model pinned or checksummed
     config_file: Path | None = None
     results_dir: Path = Path(RESULTS_DIR_DEFAULT)
     threads: int | None = None
@@ -190,6 +202,7 @@ def resolve_options(config: pytest.Config) -> DeepLabOptions:
         mirrors=[*opt("deeplab_mirror"), *(config.getini("deeplab_mirrors") or [])],
         offline=bool(opt("deeplab_offline")),
         update_lock=bool(opt("deeplab_update_lock")),
+        require_pins=bool(opt("deeplab_require_pins") or config.getini("deeplab_require_pins")),
         config_file=rooted(config_file, "") if config_file else None,
         threads=int(threads) if threads else None,
     )
@@ -222,6 +235,7 @@ def build_options(
     mirrors: list[str] | tuple[str, ...] = (),
     offline: bool = False,
     update_lock: bool = False,
+    require_pins: bool | None = None,
     config_file: Path | None = None,
     threads: int | None = None,
 ) -> DeepLabOptions:
@@ -229,12 +243,15 @@ def build_options(
 
     Unset values take the same defaults everywhere: the golden dir from the project's
     `deeplab_golden_dir` ini key (pytest's configuration files) else `deeplab-golden`, relative
-    to the rootdir; the cache from `PYTEST_DEEPLAB_CACHE`, else the platform's cache.
+    to the rootdir; the cache from `PYTEST_DEEPLAB_CACHE`, else the platform's cache;
+    require_pins from the `deeplab_require_pins` ini key, else off.
     """
     rootdir = Path(rootdir)
     golden = Path(golden_dir or project_ini(rootdir).get("deeplab_golden_dir")
                   or GOLDEN_DIR_DEFAULT).expanduser()
     cache = Path(cache_dir).expanduser() if cache_dir else env_cache_dir()
+    if require_pins is None:
+        require_pins = ini_bool(project_ini(rootdir), "deeplab_require_pins")
     return DeepLabOptions(
         rootdir=rootdir,
         models=models,
@@ -244,10 +261,30 @@ def build_options(
         mirrors=list(mirrors),
         offline=offline,
         update_lock=update_lock,
+        require_pins=require_pins,
         config_file=config_file,
         results_dir=rootdir / RESULTS_DIR_DEFAULT,
         threads=threads,
     )
+
+
+TRUE_WORDS = ("y", "yes", "t", "true", "on", "1")
+FALSE_WORDS = ("n", "no", "f", "false", "off", "0", "")
+
+
+def ini_bool(ini: dict[str, str], key: str) -> bool:
+    """A bool ini value read as pytest reads it (yes/no, true/false, on/off, 1/0); anything else
+    is an error naming the key, not a silent default."""
+    word = ini.get(key, "").strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise OptionsError(f"ini key {key} = {ini[key]!r} is not a bool: use true or false")
+
+
+class OptionsError(DeepLabError, ValueError):
+    """A setting read outside pytest (the CLI, the gate) that cannot be understood."""
 
 
 def env_cache_dir() -> Path | None:
@@ -261,7 +298,6 @@ def project_ini(rootdir: Path) -> dict[str, str]:
     [tool.pytest.ini_options], tox.ini [pytest], setup.cfg [tool:pytest]; the first that has a
     pytest section wins, as in pytest), for commands that run outside pytest."""
     import configparser
-
     import tomllib
 
     for name in ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg"):

@@ -15,22 +15,20 @@ from pytest_deeplab.fixtures import (  # noqa: F401  (registered as fixtures by 
     deeplab_benchmark,
     deeplab_model,
     deeplab_session,
+    model_handle,
 )
 from pytest_deeplab.options import add_options, resolve_options
 from pytest_deeplab.stash import (
     CARDS_KEY,
     ITEMS_KEY,
     OPTIONS_KEY,
-    OUTCOMES_KEY,
     RELEASE_KEY,
     REPORT_DONE_KEY,
-    REPORT_KEY,
     RESULTS_DONE_KEY,
     SESSION_KEY,
     get_deeplab_session,
 )
 from pytest_deeplab.suite.markers import MARKERS
-from pytest_deeplab.verdicts.outcomes import SuiteOutcomes
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -38,10 +36,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    """Markers and options only, unless models are selected: a project that has the plugin
+    installed without asking for it runs exactly as it would without it."""
     for name, doc in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {doc}")
-    if not config.pluginmanager.hasplugin("xdist"):  # the suite marks items for --dist loadgroup
-        config.addinivalue_line("markers", "xdist_group(name): pytest-xdist's load group")
     options = resolve_options(config)
     if options.update_golden not in (None, "yes", "force"):
         raise pytest.UsageError(
@@ -54,19 +52,27 @@ def pytest_configure(config: pytest.Config) -> None:
             "pass --deeplab-update-golden=force if this is really meant."
         )
     config.stash[OPTIONS_KEY] = options
-    outcomes = SuiteOutcomes()
-    config.stash[OUTCOMES_KEY] = outcomes
-    config.pluginmanager.register(outcomes, "deeplab-outcomes")
-    if options.report is not None:
-        from pytest_deeplab.report.collect import OutcomeLog
+    if options.models is None:
+        return  # installed but not asked: options, ini keys and markers only
+    if options.require_pins and not config.getoption("help"):
+        _require_pins(config)
+    from pytest_deeplab.verdicts.record import ItemLog  # the one record of the run
 
-        config.stash[REPORT_KEY] = log = OutcomeLog()
-        config.pluginmanager.register(log, "deeplab-report-outcomes")
-    if options.models is not None and not hasattr(config, "workerinput"):
-        from pytest_deeplab.shards.items import ItemLog  # every test, for the results file
+    config.stash[ITEMS_KEY] = record = ItemLog()
+    config.pluginmanager.register(record, "deeplab-items")
 
-        config.stash[ITEMS_KEY] = items = ItemLog()
-        config.pluginmanager.register(items, "deeplab-items")
+
+def _require_pins(config: pytest.Config) -> None:
+    """--deeplab-require-pins is checked from the catalogue and the lock alone, so it is checked
+    here, before xdist starts workers: the controller never collects, and a usage error raised
+    in a worker's collection does not reach the terminal."""
+    from pytest_deeplab.errors import FRIENDLY_ERRORS
+
+    deeplab = get_deeplab_session(config)
+    try:
+        deeplab.files.require_pins(deeplab.selected)
+    except FRIENDLY_ERRORS as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -132,18 +138,36 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize users' tests that take `deeplab_model` over the selected models."""
-    if "deeplab_model" not in metafunc.fixturenames:
+    """Parametrize users' tests over the selected models where the fixture they get is ours
+    (`deeplab_model`, or `model_handle` under a name of the project's choosing); a project's
+    own fixture of that name is left alone."""
+    if metafunc.config.stash[OPTIONS_KEY].models is None:
+        return
+    names = [name for name in metafunc.fixturenames if _resolves_to_ours(metafunc, name)]
+    if not names:
         return
     deeplab = get_deeplab_session(metafunc.config)
-    names = [m.name for m in deeplab.selected] if deeplab else []
-    metafunc.parametrize("deeplab_model", names, indirect=True, ids=names)
+    models = [m.name for m in deeplab.selected]
+    for name in names:
+        metafunc.parametrize(name, models, indirect=True, ids=models)
+
+
+def _resolves_to_ours(metafunc: pytest.Metafunc, name: str) -> bool:
+    """Whether the fixture `name` resolves to `model_handle`, directly or through overrides
+    that request the fixture they override (`def deeplab_model(deeplab_model): ...`)."""
+    definitions = getattr(metafunc, "_arg2fixturedefs", {}).get(name, ())
+    for definition in reversed(definitions):
+        if definition.func is model_handle:
+            return True
+        if name not in definition.argnames:  # the project's own: ours is not reached
+            return False
+    return False
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail closed: a suite whose every item was skipped is an error, never a green run."""
     deeplab = session.config.stash.get(SESSION_KEY, None)
-    outcomes = session.config.stash.get(OUTCOMES_KEY, None)
+    record = session.config.stash.get(ITEMS_KEY, None)
     if _empty_shard(deeplab) and session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
         session.exitstatus = pytest.ExitCode.OK  # more shards than models: this one has none
     if deeplab is not None:
@@ -151,17 +175,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if workeroutput is not None:  # an xdist worker: the controller prints the summary
             workeroutput["deeplab"] = deeplab.export()
         deeplab.close()
-    vacuous = outcomes is not None and (outcomes.all_skipped() or outcomes.nothing_checked())
+    vacuous = record is not None and record.fail_closed() is not None
     if vacuous and exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if deeplab is not None and deeplab.collected and not hasattr(session.config, "workeroutput"):
         from pytest_deeplab.golden.prune import settle_unused_goldens
 
-        settle_unused_goldens(deeplab, outcomes.ran if outcomes else 0)
+        settle_unused_goldens(deeplab, record.suite_ran() if record else 0)
     if deeplab is not None and deeplab.collected and not hasattr(session.config, "workeroutput"):
         _write_report(session, deeplab)
-    if deeplab is not None and ITEMS_KEY in session.config.stash:  # not on xdist workers
-        _write_results(session, deeplab)
+    if deeplab is not None and record is not None and not hasattr(session.config, "workerinput"):
+        _write_results(session, deeplab)  # the controller's, with the workers' items in it
 
 
 def _write_results(session: pytest.Session, deeplab: Any) -> None:
@@ -192,11 +216,13 @@ def _write_report(session: pytest.Session, deeplab: Any) -> None:
     if options.report is None:
         return
     from pytest_deeplab.report.cards import build_cards
+    from pytest_deeplab.report.collect import OutcomeLog
     from pytest_deeplab.report.html import ReportError, write_report
 
     config.stash[CARDS_KEY] = cards = build_cards(deeplab, options.report_cards)
     try:
-        path = write_report(options.report, deeplab, config.stash[REPORT_KEY],
+        log = OutcomeLog.from_items(config.stash[ITEMS_KEY].results())
+        path = write_report(options.report, deeplab, log,
                             command=_command(config), exitstatus=int(session.exitstatus),
                             cards=cards)
     except (ReportError, OSError) as exc:
@@ -228,22 +254,25 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 def pytest_benchmark_update_machine_info(
     config: pytest.Config, machine_info: dict[str, Any]
 ) -> None:
-    """Saved runs carry TF version, oneDNN flag, threads and CPU (runtime/identity.py)."""
+    """Saved runs carry TF version, oneDNN flag, threads and CPU (runtime/identity.py), when
+    models are selected: other projects' saved runs stay comparable with their baselines."""
+    options = config.stash.get(OPTIONS_KEY, None)
+    if options is None or options.models is None:
+        return
     from pytest_deeplab.suite.machine_info import update_machine_info
 
-    options = config.stash.get(OPTIONS_KEY, None)
-    update_machine_info(machine_info, config.stash.get(SESSION_KEY, None),
-                        options.threads if options is not None else None)
+    update_machine_info(machine_info, get_deeplab_session(config), options.threads)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     deeplab = config.stash.get(SESSION_KEY, None)
     if deeplab is None:
         return
-    if deeplab.collected and config.stash[OUTCOMES_KEY].ran:  # else no table: nothing ran
+    record = config.stash.get(ITEMS_KEY, None)
+    if deeplab.collected and record is not None and record.suite_ran():  # else nothing ran
         from pytest_deeplab.report.summary import write_summary
 
-        write_summary(terminalreporter, deeplab, config.stash[OUTCOMES_KEY])
+        write_summary(terminalreporter, deeplab, record)
     elif _empty_shard(deeplab):
         from pytest_deeplab.shards.plan import describe_shard
 

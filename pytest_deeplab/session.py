@@ -142,6 +142,7 @@ class DeepLabSession:
         from pytest_deeplab.fetching.fetch import FetchError
 
         self.check_golden_images()
+        self.files.require_pins(self.selected)  # fail closed before any fetch, never a skip
         problems: dict[str, str] = {}
         for model in self.selected:
             try:
@@ -179,7 +180,11 @@ class DeepLabSession:
 
     def model_file(self, model: ModelSpec) -> Path:
         """The model file on disk: a local path as is, archives and URLs through the cache."""
-        return self.files.path(model)
+        path = self.files.path(model)
+        pinned = self.files.mirror_pins.get(model.name)
+        if pinned is not None and model.name in self.results:  # the summary says so
+            self.results[model.name].mirror_pin = pinned.as_dict()
+        return path
 
     def model_sha256(self, model: ModelSpec) -> str:
         """sha256 of the model file itself (golden metadata ties a golden to this exact file)."""
@@ -208,7 +213,7 @@ class DeepLabSession:
                     threads=self.options.threads,
                     xnnpack=model.xnnpack and self.options.xnnpack,
                     resize=model.resize,
-                    normalize=model.normalize,
+                    settings={"normalize": model.normalize},
                     label_set=model.label_set,
                     num_classes=self.label_set(model).num_classes,
                     allow_ops=model.allow_ops,

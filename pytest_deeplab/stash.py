@@ -14,11 +14,9 @@ from pytest_deeplab.options import DeepLabOptions
 
 OPTIONS_KEY = pytest.StashKey[DeepLabOptions]()
 SESSION_KEY = pytest.StashKey[Any]()
-OUTCOMES_KEY = pytest.StashKey[Any]()  # verdicts.outcomes.SuiteOutcomes
-REPORT_KEY = pytest.StashKey[Any]()  # report.collect.OutcomeLog, with --deeplab-report only
 REPORT_DONE_KEY = pytest.StashKey[str]()  # the summary's line about the report
 RELEASE_KEY = pytest.StashKey[Any]()  # suite.release.ReleasePlan: when a model may go
-ITEMS_KEY = pytest.StashKey[Any]()  # shards.items.ItemLog (not on xdist workers)
+ITEMS_KEY = pytest.StashKey[Any]()  # verdicts.record.ItemLog: the one record of the run
 RESULTS_DONE_KEY = pytest.StashKey[str]()  # the summary's line about the results file
 CARDS_KEY = pytest.StashKey[Any]()  # the model cards the HTML report built (results file reuses)
 

@@ -21,6 +21,7 @@ from pytest_deeplab.session import DeepLabSession
 from pytest_deeplab.verdicts.masks import MaskThresholds, compare_masks
 from pytest_deeplab.verdicts.metrics import confusion_matrix
 from pytest_deeplab.verdicts.miou import miou_result
+from pytest_deeplab.verdicts.record import ItemLog
 
 MODEL = "street-model"
 OTHER = "quiet-model"
@@ -75,7 +76,7 @@ def build_synthetic_report(tmp_path: Path) -> tuple[DeepLabSession, OutcomeLog]:
     errored; OTHER passes one image."""
     deeplab = make_session(tmp_path, tmp_path / "report.html")
     label_set = get_minizoo()
-    log = OutcomeLog()
+    record = ItemLog()  # the run record the plugin keeps; the report reads its view
     model = deeplab.catalogue.models[MODEL]
     thresholds = MaskThresholds(min_agreement=model.min_agreement,
                                 min_class_iou=model.min_class_iou)
@@ -91,7 +92,7 @@ def build_synthetic_report(tmp_path: Path) -> tuple[DeepLabSession, OutcomeLog]:
         if image_id == "scene_02":
             record_mask(deeplab, model, image_id, "no-golden", current, image=rgb,
                         image_path=path)
-            log.pytest_runtest_logreport(_report(nodeid, "failed", longrepr=(
+            record.pytest_runtest_logreport(_report(nodeid, "failed", longrepr=(
                 f"no golden mask for model {MODEL} on image {image_id}")))
             continue
         comparison = compare_masks(golden_mask, current, label_set, thresholds)
@@ -100,7 +101,7 @@ def build_synthetic_report(tmp_path: Path) -> tuple[DeepLabSession, OutcomeLog]:
                     diff_path=tmp_path / f"{image_id}_diff.png" if not comparison.passed
                     else None)
         failed = not comparison.passed
-        log.pytest_runtest_logreport(_report(
+        record.pytest_runtest_logreport(_report(
             nodeid, "failed" if failed else "passed",
             longrepr=comparison.failure_message(MODEL, image_id) + f"\n{EVIL}" if failed
             else None))
@@ -116,9 +117,9 @@ def build_synthetic_report(tmp_path: Path) -> tuple[DeepLabSession, OutcomeLog]:
     record_miou(deeplab, model, result, 0.95, result.passed)
     deeplab.results[MODEL].miou, deeplab.results[MODEL].miou_threshold = result.miou, 0.95
     deeplab.results[MODEL].miou_passed = result.passed
-    log.pytest_runtest_logreport(_report(f"deeplab::{MODEL}::miou", "failed",
+    record.pytest_runtest_logreport(_report(f"deeplab::{MODEL}::miou", "failed",
                                          longrepr=result.failure_message(MODEL)))
-    log.pytest_runtest_logreport(_report(f"deeplab::{MODEL}::latency", "failed", when="setup",
+    record.pytest_runtest_logreport(_report(f"deeplab::{MODEL}::latency", "failed", when="setup",
                                          longrepr="ModelLoadError: could not load the graph"))
 
     other = deeplab.catalogue.models[OTHER]
@@ -127,10 +128,10 @@ def build_synthetic_report(tmp_path: Path) -> tuple[DeepLabSession, OutcomeLog]:
     comparison = compare_masks(golden_mask, golden_mask, label_set)
     record_mask(deeplab, other, "scene_03", "compared", golden_mask, image=rgb, image_path=path,
                 golden=golden, comparison=comparison)
-    log.pytest_runtest_logreport(_report(f"deeplab::{OTHER}::scene_03::mask", "passed"))
+    record.pytest_runtest_logreport(_report(f"deeplab::{OTHER}::scene_03::mask", "passed"))
     deeplab.results[OTHER].agreements["scene_03"] = 1.0
     deeplab.results[OTHER].latency_median_s = 0.0081
     deeplab.results[OTHER].cpu_median_s = 0.0150
     deeplab.results[OTHER].first_call_s = 0.2
     deeplab.collected = True
-    return deeplab, log
+    return deeplab, OutcomeLog.from_items(record.results())

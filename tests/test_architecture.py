@@ -126,3 +126,37 @@ def test_importing_the_plugin_loads_no_heavy_library() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def format_comparisons(source: str) -> list[int]:
+    """Lines that compare something with a format's name (`fmt == "tflite"`, `in (...)`)."""
+    from pytest_deeplab.runtime.formats import format_names
+
+    names = set(format_names())
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            texts = {c.value for side in sides for c in ast.walk(side)
+                     if isinstance(c, ast.Constant) and isinstance(c.value, str)}
+            if texts & names:
+                lines.append(node.lineno)
+    return lines
+
+
+def test_the_format_comparison_finder_finds_one() -> None:
+    assert format_comparisons('if fmt == "tflite":\n    pass\n') == [1]
+    assert format_comparisons('ok = spec.format in ("frozen_graph", "saved_model")\n') == [1]
+    assert format_comparisons('fmt = "tflite"\n') == []
+
+
+def test_no_module_outside_runtime_formats_compares_format_names() -> None:
+    """A model format is one class (runtime/formats/): everything else asks it, never `==`."""
+    formats = PACKAGE / "runtime" / "formats"
+    found = {
+        str(path.relative_to(PACKAGE)): lines
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if formats not in path.parents
+        and (lines := format_comparisons(path.read_text(encoding="utf-8")))
+    }
+    assert found == {}

@@ -87,3 +87,25 @@ def test_the_real_dm05_graph_passes(tmp_path: Path) -> None:
         pytest.skip(f"{REAL_DM05} is not on this machine")
     report = check_graph_file(REAL_DM05)
     assert report["ok"] and report["producer"] == 0  # exported without a producer version
+
+
+def test_loading_a_graph_this_tensorflow_cannot_read_names_every_reason_first(
+    graph_def: Any, tmp_path: Path
+) -> None:
+    """The pre-flight runs inside the load (suite, gate workers, explain), before a session is
+    built: the gate names such a model with the reason before any timing starts."""
+    from pytest_deeplab.runtime import ModelLoadError, load_predictor
+
+    convs = [n for n in graph_def.node if n.op == "Conv2D"]
+    for node in convs[:2]:
+        node.attr["padding_mode_from_the_future"].s = b"reflect"
+    graph_def.versions.min_consumer = graph_def.versions.producer + 100_000
+    path = tmp_path / "frozen_inference_graph.pb"
+    path.write_bytes(graph_def.SerializeToString())
+    with pytest.raises(ModelLoadError) as failed:
+        load_predictor("future", path, "frozen_graph")
+    message = str(failed.value)
+    assert message.startswith("model future: TensorFlow ")
+    assert "attribute 'padding_mode_from_the_future' is unknown" in message
+    assert "2 nodes" in message
+    assert "needs a consumer of GraphDef version" in message

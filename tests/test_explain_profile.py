@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import shlex
 import sys
 from pathlib import Path
@@ -36,21 +35,33 @@ def test_identical_tensors_have_no_difference(tmp_path: Path) -> None:
                      "nonfinite_mismatch": 0}
 
 
-def test_figures_match_numpy_over_many_blocks(tmp_path: Path) -> None:
-    rng = np.random.default_rng(1)
-    a = rng.normal(size=(3, 41, 17)).astype(np.float32)
-    b = (a + rng.normal(scale=1e-3, size=a.shape)).astype(np.float32)
-    a64, b64 = a.astype(np.float64), b.astype(np.float64)
-    rel = np.linalg.norm(a64 - b64) / max(np.linalg.norm(a64), np.linalg.norm(b64))
-    rms = max(np.linalg.norm(a64), np.linalg.norm(b64)) / math.sqrt(a.size)
-    beyond = np.count_nonzero(np.abs(a64 - b64) > 2e-3 * rms) / a.size
-    path_a, path_b = save(tmp_path, "a", a), save(tmp_path, "b", b)
+def test_figures_over_many_blocks_are_the_ones_worked_out_by_hand(tmp_path: Path) -> None:
+    """a is 2000 ones. b flips 20 of them to -1 (off by 2, far beyond tolerance x RMS = 1e-3)
+    and nudges 20 pairs by +-5e-4 (within it). By hand: max_abs = 2; |a - b|^2 = 20 * 4 (+ 1e-5
+    from the nudges) against |a|^2 = |b|^2 = 2000 (+ 1e-5), so rel_l2 = sqrt(80 / 2000) = 0.2;
+    exactly 20 of 2000 elements are beyond: 1 %."""
+    a = np.ones((4, 25, 20), np.float32)
+    b = a.copy().reshape(-1)
+    b[::100] = -1.0
+    b[50::100] = 1.0 + 5e-4
+    b[51::100] = 1.0 - 5e-4
+    path_a, path_b = save(tmp_path, "a", a), save(tmp_path, "b", b.reshape(a.shape))
     for block in (7, 1000, 1 << 20):  # a block size that does not divide the tensor, too
-        stats = compare_files(path_a, path_b, 2e-3, block=block)
-        assert stats["max_abs"] == pytest.approx(np.abs(a64 - b64).max())
-        assert stats["rel_l2"] == pytest.approx(rel, rel=1e-5)  # float32 sums per block
-        assert stats["fraction_beyond"] == pytest.approx(beyond)
-    assert 0 < beyond < 1
+        stats = compare_files(path_a, path_b, 1e-3, block=block)
+        assert stats["max_abs"] == 2.0
+        assert stats["rel_l2"] == pytest.approx(0.2, rel=1e-5)
+        assert stats["fraction_beyond"] == 0.01
+        assert stats["nonfinite_mismatch"] == 0
+
+
+def test_rel_l2_is_relative_to_the_larger_norm(tmp_path: Path) -> None:
+    """b = 2a: |a - b| = |a| and the larger norm is |b| = 2 |a|, so rel_l2 = 0.5; RMS is 2,
+    every element is off by 1 > 2 * tolerance, so all of them are beyond."""
+    a = np.ones(999, np.float32)
+    stats = compare_files(save(tmp_path, "a", a), save(tmp_path, "b", 2 * a), 0.1, block=100)
+    assert stats["max_abs"] == 1.0
+    assert stats["rel_l2"] == pytest.approx(0.5, rel=1e-6)
+    assert stats["fraction_beyond"] == 1.0
 
 
 def test_fraction_beyond_counts_the_elements_past_tolerance(tmp_path: Path) -> None:

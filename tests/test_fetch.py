@@ -102,7 +102,7 @@ def test_first_fetch_downloads_extracts_and_pins(zoo: ZooServer, settings: Fetch
     assert (got.sha256, got.size, got.file_sha256) == (sha256(data), len(data), sha256(GRAPH))
     assert got.source == url
     assert lock_pins(settings) == {
-        "tiny": {"archive": TARBALL, "sha256": sha256(data), "size": len(data)}
+        "tiny": {"archive": TARBALL, "sha256": sha256(data), "size": len(data), "source": url}
     }
     assert entries(settings) == ["tiny"]
 

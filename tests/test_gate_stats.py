@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -9,7 +11,6 @@ from pytest_deeplab.gate.stats import (
     coefficient_of_variation,
     median_cv,
     robust_cv,
-    sign_test_rank,
 )
 
 
@@ -21,9 +22,18 @@ def timings(rng: np.random.Generator, n: int, median: float, cv: float) -> np.nd
     return x
 
 
-@pytest.mark.parametrize(("n", "k"), [(5, 1), (10, 2), (20, 6), (100, 40)])
-def test_sign_test_ranks_match_the_binomial_tables(n: int, k: int) -> None:
-    assert sign_test_rank(n, 0.95) == k
+def sign_test_rank(n: int, confidence: float) -> int:
+    """The fixed-sample sign test the sequential test is compared with: the 1-based rank k with
+    [x_(k), x_(n-k+1)] covering the median with >= `confidence` (binomial tables: n = 5, 10,
+    20, 100 at 95 % give 1, 2, 6, 40)."""
+    n = int(n)  # a numpy integer would overflow 2**n
+    alpha_half, cumulative, k = (1 - confidence) / 2, 0, 0
+    while k < n // 2:
+        cumulative += math.comb(n, k)  # P(B <= k) * 2**n for B ~ Binomial(n, 1/2)
+        if cumulative / 2**n > alpha_half:
+            break
+        k += 1
+    return max(k, 1)
 
 
 def test_noise_figures() -> None:
@@ -41,10 +51,8 @@ def test_noise_figures() -> None:
 #
 # Each simulated gate run draws per-round timings for A and B (log-normal with occasional
 # stalls, as on a shared machine), forms the log-ratios and asks what the gate would have done
-# had it looked after every round. Everything is seeded; `test_the_seed_matters` shows that the
-# seed really drives the draws.
-
-import math  # noqa: E402
+# had it looked after every round. Everything is seeded, and
+# `test_the_error_rate_holds_whatever_the_seed` shows the guarantee does not rest on one seed.
 
 from pytest_deeplab.gate.sequential import (  # noqa: E402
     SequentialTest,
@@ -182,17 +190,15 @@ def test_a_clear_a_a_run_is_decided_quickly_and_passes() -> None:
     assert test.rounds < 100
 
 
-def test_the_seed_matters() -> None:
-    """Same seed, same simulation; another seed, other draws (and the same conclusion)."""
-    first = log_ratio_runs(21, 200, 200, 1.05, 0.04)
-    again = log_ratio_runs(21, 200, 200, 1.05, 0.04)
-    other = log_ratio_runs(22, 200, 200, 1.05, 0.04)
-    assert np.array_equal(first, again)
-    assert not np.array_equal(first, other)
-    rates = [float(np.mean(sup_log_evidence(x, 1.05) >= math.log(20))) for x in (first, other)]
-    assert rates[0] != rates[1] or not np.array_equal(
-        sup_log_evidence(first, 1.05), sup_log_evidence(other, 1.05))
-    assert max(rates) <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / 200)
+@pytest.mark.parametrize("seed", [21, 22, 23, 24, 25])
+def test_the_error_rate_holds_whatever_the_seed(seed: int) -> None:
+    """The guarantee is not one lucky draw: at the worst null (B/A exactly at the threshold),
+    each of five independently seeded sets of 400 runs alarms in at most alpha = 5 % of runs
+    (plus two binomial standard errors)."""
+    runs, alpha = 400, 0.05
+    d = log_ratio_runs(seed, runs, 200, 1.05, 0.04)
+    rate = float(np.mean(sup_log_evidence(d, 1.05) >= math.log(1 / alpha)))
+    assert rate <= alpha + 2 * math.sqrt(alpha * (1 - alpha) / runs)
 
 
 def test_critical_counts_grow_like_a_sign_test_with_a_price_for_peeking() -> None:

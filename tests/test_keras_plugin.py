@@ -18,7 +18,7 @@ from PIL import Image
 from test_keras_safety import lambda_model
 
 from pytest_deeplab.runtime.base import ModelLoadError
-from pytest_deeplab.runtime.formats.keras import KerasPredictor
+from pytest_deeplab.runtime.formats.keras_predictor import KerasPredictor
 
 keras = pytest.importorskip("keras")
 BUNDLED = "mini_keras_deeplabv3plus"
@@ -136,8 +136,8 @@ def test_a_lambda_layer_fails_its_models_items_and_never_runs(deeplab: DeepLabPy
      "normalize must be \"deeplab\" (x / 127.5 - 1, DeepLab's [-1, 1]), \"unit\" (x / 255) or "
      "\"none\" (the raw 0..255 values as float32), got 'zero-one'"),
     ({"format": "frozen_graph", "normalize": "unit"},
-     "normalize applies to Keras models only (format = \"keras\"); this model is a "
-     "frozen_graph, whose input scaling is part of the model file"),
+     "normalize applies to Keras 3 models only (format = \"keras\"); this model is a "
+     "frozen_graph"),
     ({"format": "keras", "xnnpack": False},
      "xnnpack applies to TF Lite models only"),
 ])

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from pytest_deeplab.runtime.base import ModelLoadError
-from pytest_deeplab.runtime.formats.keras import (
-    KerasPredictor,
+from pytest_deeplab.runtime.formats.keras_predictor import KerasPredictor
+from pytest_deeplab.runtime.formats.keras_safety import (
     keras_findings,
     list_objects,
     load_allowlist,
@@ -127,7 +127,7 @@ def test_a_module_outside_keras_is_refused_and_never_imported(tmp_path: Path) ->
 
     model = edited(tiny_model(tmp_path / "tiny.keras"), tmp_path / "evil.keras", rename)
     code = ("import sys; from pathlib import Path\n"
-            "from pytest_deeplab.runtime.formats.keras import KerasPredictor\n"
+            "from pytest_deeplab.runtime.formats.keras_predictor import KerasPredictor\n"
             "try:\n"
             f"    KerasPredictor('evil', Path({str(model)!r}))\n"
             "except Exception as exc:\n"

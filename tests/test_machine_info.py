@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -34,34 +32,11 @@ flags		: fpu
 """
 
 
-def test_no_tensorflow_import_just_for_the_record(installed_tf: str) -> None:
-    code = textwrap.dedent("""
-        import json, sys
-        from pytest_deeplab.suite.machine_info import update_machine_info
-        info = {}
-        update_machine_info(info, None, 2)
-        print(json.dumps({"info": info, "tf_imported": "tensorflow" in sys.modules}))
-    """)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, check=True)
-    result = json.loads(done.stdout)
-    assert result["tf_imported"] is False
-    block = result["info"]["deeplab"]
-    assert block["tensorflow"]["tensorflow"] == installed_tf
-    assert block["tensorflow"]["imported"] is False
-    if "TF_ENABLE_ONEDNN_OPTS" not in os.environ:  # only an imported TensorFlow can say
-        assert block["tensorflow"]["onednn"] is None
-        assert block["tensorflow"]["onednn_source"].startswith("default (unknown")
-    assert block["threads"]["intra_op"] == 2 and block["threads"]["inter_op"] == 1
-    assert block["numpy"] == np.__version__
-    assert block["python"] == ".".join(map(str, sys.version_info[:3]))
-    assert result["info"]["tensorflow"] == installed_tf
-
-
 def test_a_session_that_loaded_a_model_is_asked(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
-    identity = {"tensorflow": "2.99.0", "tensorflow_git": "v2.99.0-0-gabc",
-                "tflite_runtime": "tf.lite"}
+    identity = {"tensorflow": "2.99.0", "tensorflow_git": "v2.99.0-0-gabc", "onednn": False,
+                "onednn_source": "TF_ENABLE_ONEDNN_OPTS", "intra_op_threads": 1,
+                "inter_op_threads": 1, "tflite_runtime": "tf.lite (TensorFlow 2.99.0)",
+                "tflite_xnnpack": True, "plugin_version": "x"}
     session = SimpleNamespace(
         any_model_loaded=True, options=SimpleNamespace(threads=1), loaded_models=lambda: ["m"],
         run_identity=lambda: identity,  # this process's TF, or an xdist worker's
@@ -70,10 +45,11 @@ def test_a_session_that_loaded_a_model_is_asked(monkeypatch: pytest.MonkeyPatch)
     update_machine_info(info, session)
     block = info["deeplab"]
     assert isinstance(block, dict)
-    assert block["tensorflow"]["tensorflow"] == "2.99.0"
-    assert block["tensorflow"]["tensorflow_git"] == "v2.99.0-0-gabc"
-    assert block["tensorflow"]["onednn"] is False
-    assert block["tensorflow"]["onednn_source"] == "TF_ENABLE_ONEDNN_OPTS"
+    recorded = dict(block["tensorflow"])
+    assert recorded.pop("distribution") in ("tensorflow", "tensorflow-cpu", "tensorflow-intel",
+                                            "tensorflow-macos", None)
+    assert recorded == {k: v for k, v in identity.items() if k != "plugin_version"}
+    assert info["tensorflow"] == "2.99.0"
     assert block["threads"]["intra_op"] == 1
     assert block["models_loaded"] == ["m"]
 
@@ -93,16 +69,74 @@ def test_cpu_from_py_cpuinfo_when_pytest_benchmark_has_it(tmp_path: Path) -> Non
     assert cpu["model"] == "AMD EPYC 7B13" and cpu["simd_flags"] == ["avx2", "fma"]
 
 
-def test_saved_runs_carry_the_identity(pytester: pytest.Pytester, installed_tf: str,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+SPEED = """
+import os
+
+def test_speed(benchmark):
+    if os.environ.get("IMPORT_TF"):
+        import tensorflow  # the project's own test imports TensorFlow before the record is made
+    benchmark(sum, range(10))
+"""
+
+
+def saved_block(pytester: pytest.Pytester, name: str, *args: str) -> dict[str, object]:
+    out = pytester.path / f"{name}.json"
+    result = pytester.runpytest_subprocess(
+        f"--benchmark-json={out}", "-p", "no:cacheprovider", "-k", "test_speed",
+        "--benchmark-max-time=0.05", "--benchmark-min-rounds=1", *args)
+    result.assert_outcomes(passed=1, deselected=result.parseoutcomes().get("deselected", 0))
+    info: dict[str, object] = json.loads(out.read_text())["machine_info"]
+    return info
+
+
+def test_saved_runs_carry_the_identity_of_the_selections_tensorflow(
+        pytester: pytest.Pytester, installed_tf: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With models selected, the block describes the TensorFlow that runs them, asked directly,
+    and is the same whether or not the project's own tests imported TensorFlow first."""
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID",
+                 "CI"):
         monkeypatch.delenv(name, raising=False)  # under -n 2 the inner run is no worker
-    pytester.makepyfile("def test_speed(benchmark):\n    benchmark(lambda: None)\n")
-    out = pytester.path / "out.json"
-    result = pytester.runpytest_subprocess(f"--benchmark-json={out}", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1)
-    saved = json.loads(out.read_text())
-    block = saved["machine_info"]["deeplab"]
+    pytester.makepyfile(test_speed=SPEED)
+    cache = f"--deeplab-cache-dir={pytester.path.parent / 'cache'}"
+    plain = saved_block(pytester, "plain", "--deeplab-models=mini_mnv2_os16", cache)
+    monkeypatch.setenv("IMPORT_TF", "1")
+    imported_first = saved_block(pytester, "imported", "--deeplab-models=mini_mnv2_os16", cache)
+    assert plain["deeplab"] == imported_first["deeplab"]
+    assert plain["tensorflow"] == imported_first["tensorflow"] == installed_tf
+    block = plain["deeplab"]
+    assert isinstance(block, dict)
     assert block["tensorflow"]["tensorflow"] == installed_tf
-    assert block["tensorflow"]["imported"] is False  # nothing was loaded: TF stayed out
+    assert block["tensorflow"]["tensorflow_git"]  # only an imported TensorFlow says its build
+    assert block["tensorflow"]["tflite_runtime"]
     assert "simd_flags" in block["cpu"] and block["numpy"] == np.__version__
+
+
+class SessionWithoutTensorFlow:
+    """A selection whose runtime cannot be imported: no model loaded, TensorFlow missing."""
+
+    any_model_loaded = False
+    options = SimpleNamespace(threads=2, xnnpack=False)
+
+    @property
+    def identity(self) -> dict[str, object]:
+        from pytest_deeplab.runtime.base import ModelLoadError
+
+        raise ModelLoadError("TensorFlow is not importable (No module named 'tensorflow')")
+
+    def loaded_models(self) -> list[str]:
+        return []
+
+
+def test_without_an_importable_tensorflow_the_block_says_so(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
+    info: dict[str, object] = {}
+    update_machine_info(info, SessionWithoutTensorFlow())
+    block = info["deeplab"]
+    assert isinstance(block, dict)
+    recorded = block["tensorflow"]
+    assert recorded["tensorflow_git"] is None and recorded["tflite_runtime"] is None
+    assert recorded["onednn"] is True and recorded["onednn_source"] == "TF_ENABLE_ONEDNN_OPTS"
+    assert (recorded["intra_op_threads"], recorded["inter_op_threads"]) == (2, 1)
+    assert recorded["tflite_xnnpack"] is False
+    assert block["models_loaded"] == []

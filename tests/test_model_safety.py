@@ -21,8 +21,8 @@ from hostile_models import CORPUS, Hostile
 
 from pytest_deeplab.cli.main import main
 from pytest_deeplab.runtime import load_predictor
+from pytest_deeplab.runtime.formats import get_format
 from pytest_deeplab.runtime.safety import allowlist
-from pytest_deeplab.runtime.safety.check import report_for
 from pytest_deeplab.runtime.safety.findings import UnsafeModelError
 
 pytestmark = pytest.mark.needs_tf
@@ -246,7 +246,7 @@ def test_no_legitimate_model_is_refused(tmp_path: Path, small_model: SmallModel)
     models = legitimate_models(tmp_path, small_model)
     assert len(models) >= 14
     for name, path, fmt in models:
-        report = report_for(path, fmt)
+        report = get_format(fmt).safety_report(path)
         assert report.ok, f"{name}: {[u.where() for u in report.refused]}"
         assert sum(report.ops.values()) > 0, name
 

@@ -23,6 +23,7 @@ OPTIONS = (
     "--deeplab-config=FILE",
     "--deeplab-results-dir=DIR",
     "--deeplab-update-lock",
+    "--deeplab-require-pins",
     "--deeplab-threads=N",
 )
 

@@ -179,9 +179,10 @@ def test_a_results_file_that_cannot_be_written_is_said_in_red(deeplab: DeepLabPy
     blocker.write_text("a file where the results folder should be\n")
     deeplab.pytester.makepyfile(test_user="def test_unrelated():\n    pass\n")
     result = deeplab.run("--deeplab-models=mini_mnv2_os16", "-m", "not deeplab",
-                         f"--deeplab-results-dir={blocker}")
+                         f"--deeplab-results-dir={blocker}", "--color=yes")
     assert result.ret == pytest.ExitCode.OK
-    result.stdout.fnmatch_lines([f"deeplab results NOT written ({blocker}): *"])
+    red, reset = "\x1b[[]31m", "\x1b[[]0m"  # red=True's markup and the reset ([[] is "[")
+    result.stdout.fnmatch_lines([f"{red}deeplab results NOT written ({blocker}): *{reset}"])
 
 
 def test_fetch_with_a_shard_fetches_what_that_shard_runs(

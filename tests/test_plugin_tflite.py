@@ -96,8 +96,8 @@ def test_a_damaged_model_fails_its_own_items_and_the_run_still_reports(
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(passed=2, failed=2)
     message = (f"ModelLoadError: {cut}: the TF Lite file is truncated or corrupt ({len(data) // 2} "
-               "bytes; its operators cannot be read: an offset points past the end of the file). Delete "
-               "it and fetch or copy it again.")
+               "bytes; its operators cannot be read: an offset points past the end of the "
+               "file). Delete it and fetch or copy it again.")
     assert result.stdout.str().count(message) == 2
     assert "LOADS=good,cut" in result.stdout.str()  # the damaged file was tried once
     failures = [case for case in ET.parse(junit).getroot().iter("testcase")

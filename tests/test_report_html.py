@@ -22,6 +22,7 @@ from pytest_deeplab.report.cards import build_cards
 from pytest_deeplab.report.collect import OutcomeLog
 from pytest_deeplab.report.html import build_context, render_report, write_report
 from pytest_deeplab.verdicts.diff_image import CHANGED_COLOUR
+from pytest_deeplab.verdicts.record import ItemLog
 
 
 def decode(uri: str) -> Image.Image:
@@ -106,22 +107,32 @@ def _rep(nodeid: str, outcome: str, when: str, longrepr: object = None) -> pytes
 
 
 def test_outcome_log_keeps_final_outcomes_and_messages() -> None:
-    log = OutcomeLog()
+    record = ItemLog()
     a, b, c = "deeplab::m::a::mask", "deeplab::m::miou", "deeplab::m::latency"
+    x, xp = "deeplab::m::b::mask", "deeplab::m::c::mask"
     for nodeid in (a, b):
-        log.pytest_runtest_logreport(_rep(nodeid, "passed", "setup"))
-    log.pytest_runtest_logreport(_rep(a, "failed", "call", "mask differs"))
-    log.pytest_runtest_logreport(_rep(b, "passed", "call"))
-    log.pytest_runtest_logreport(_rep(b, "failed", "teardown", "teardown broke"))
-    log.pytest_runtest_logreport(_rep(c, "skipped", "setup", ("f", 1, "Skipped: no benchmark")))
-    log.pytest_runtest_logreport(_rep("tests/test_x.py::test_other", "failed", "call", "x"))
+        record.pytest_runtest_logreport(_rep(nodeid, "passed", "setup"))
+    record.pytest_runtest_logreport(_rep(a, "failed", "call", "mask differs"))
+    record.pytest_runtest_logreport(_rep(b, "passed", "call"))
+    record.pytest_runtest_logreport(_rep(b, "failed", "teardown", "teardown broke"))
+    record.pytest_runtest_logreport(_rep(c, "skipped", "setup", ("f", 1, "Skipped: no benchmark")))
+    record.pytest_runtest_logreport(_rep("tests/test_x.py::test_other", "failed", "call", "x"))
+    xfailed = _rep(x, "skipped", "call", ("f", 1, "known drift"))
+    xfailed.wasxfail = "known drift"
+    xpassed = _rep(xp, "passed", "call")
+    xpassed.wasxfail = ""
+    record.pytest_runtest_logreport(xfailed)
+    record.pytest_runtest_logreport(xpassed)
+    log = OutcomeLog.from_items(record.results())
     assert {n: (i.outcome, i.message) for n, i in log.items.items()} == {
         a: ("failed", "mask differs"),
         b: ("error", "teardown broke"),
         c: ("skipped", "no benchmark"),
+        x: ("skipped", "known drift"),
+        xp: ("passed", ""),  # as the merged report shows it: one record, one rule
     }
-    assert [i.nodeid for i in log.for_model("m")] == [a, b, c]
-    assert log.counts() == {"failed": 1, "error": 1, "skipped": 1}
+    assert [i.nodeid for i in log.for_model("m")] == [a, b, c, x, xp]
+    assert log.counts() == {"failed": 1, "error": 1, "skipped": 2, "passed": 1}
 
 
 # --- the page --------------------------------------------------------------------------------

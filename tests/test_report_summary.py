@@ -10,7 +10,7 @@ from typing import Any
 from pytest_deeplab.catalogue.selection import build_catalogue
 from pytest_deeplab.report.summary import table_lines, write_summary
 from pytest_deeplab.suite.latency import UNMEASURED_HINT
-from pytest_deeplab.verdicts.outcomes import SuiteOutcomes
+from pytest_deeplab.verdicts.record import ItemLog, ItemResult
 from pytest_deeplab.verdicts.results import ModelResults
 
 LONG = ("mobilenetv3_large_cityscapes_trainfine", "xception71_dpc_cityscapes_trainval")
@@ -50,9 +50,11 @@ def session(tmp_path: Path) -> Any:
 
 def test_every_line_fits_80_columns(tmp_path: Path) -> None:
     terminal = Terminal(80)
-    outcomes = SuiteOutcomes()
-    outcomes.counts["skipped"] = 3
-    write_summary(terminal, session(tmp_path), outcomes)
+    record = ItemLog()
+    for i in range(3):
+        nodeid = f"deeplab::m{i}::latency"
+        record.items[nodeid] = ItemResult(nodeid, "skipped", when="setup")
+    write_summary(terminal, session(tmp_path), record)
     text = "\n".join(terminal.lines)
     assert all(len(line) <= 80 for line in terminal.lines), text
     lines = terminal.lines

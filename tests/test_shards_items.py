@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_deeplab.shards.items import ItemLog, headline
 from pytest_deeplab.shards.results import ItemResult
+from pytest_deeplab.verdicts.record import ItemLog, headline
 
 QUICK = ("-p", "no:hypothesispytest", "-p", "no:cacheprovider")
 """The inner runs use no Hypothesis; pytester drops its import after each run (seconds each)."""

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from shard_helpers import merge_command, write_shards
 
-from pytest_deeplab.shards.items import ItemLog
 from pytest_deeplab.shards.junit import junit_address, junit_document, write_junit
 from pytest_deeplab.shards.results import ItemResult
+from pytest_deeplab.verdicts.record import ItemLog
 
 QUICK = ("-p", "no:hypothesispytest", "-p", "no:cacheprovider")
 

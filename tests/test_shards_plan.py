@@ -221,10 +221,21 @@ def test_the_header_names_the_shards_models_and_estimated_costs() -> None:
     assert lines[1].endswith("the median of the others): b")
 
 
-def test_without_any_known_cost_models_are_split_by_count() -> None:
-    plan = plan_shards(dict.fromkeys(["a", "b", "c", "d", "e", "f", "g", "h"]), 2)
-    assert plan.estimated == ("a", "b", "c", "d", "e", "f", "g", "h")
-    assert sum(len(plan.models_of(k)) for k in (1, 2)) == 8
+@pytest.mark.parametrize(("models", "shards", "sizes"), [
+    (8, 2, [4, 4]), (7, 3, [2, 2, 3]), (9, 4, [2, 2, 2, 3]), (3, 3, [1, 1, 1]),
+])
+def test_without_any_known_cost_models_are_split_by_count(
+    models: int, shards: int, sizes: list[int]
+) -> None:
+    """Every model counts the same (DEFAULT_COST): the shards' sizes differ by at most one, and
+    each model is in exactly one shard."""
+    names = [f"model-{i}" for i in range(models)]
+    plan = plan_shards(dict.fromkeys(names), shards)
+    assert plan.estimated == tuple(sorted(names))
+    assert set(plan.costs.values()) == {1.0}
+    placed = [plan.models_of(k) for k in range(1, shards + 1)]
+    assert sorted(len(p) for p in placed) == sizes
+    assert sorted(n for p in placed for n in p) == sorted(names)
 
 
 @pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf")])

@@ -388,10 +388,35 @@ def test_explain_reads_every_intermediate_of_a_tflite_model(tiny: dict[str, Path
                                                            tmp_path: Path) -> None:
     from pytest_deeplab.runtime.intermediates import open_intermediates
 
-    run = open_intermediates(tiny["float"], "tflite", input_tensor="", output_tensor="",
-                             threads=1, image=scene(SIZE, SIZE))
+    image = scene(SIZE, SIZE)
+    run = open_intermediates(tiny["float"], "tflite", input_tensor=None, output_tensor=None,
+                             threads=1, image=image)
     assert len(run.records) >= 3  # the input, the hidden layer, the output
     written = run.dump([r.name for r in run.records], tmp_path)
     for record, entry in zip(run.records, written):
         value = np.load(tmp_path / entry["file"])
         assert list(value.shape) == record.shape, record.name
+    import tensorflow as tf
+
+    expected = reference_mask(tf, tiny["float"], image)  # a plain tf.lite script's mask
+    np.testing.assert_array_equal(run.mask(), expected)
+    logits = np.load(tmp_path / written[-1]["file"])[0]
+    np.testing.assert_array_equal(logits.argmax(axis=-1), expected)  # the last tensor made it
+
+
+@pytest.mark.parametrize("kind", ["float", "uint8_argmax64", "float_argmax32", "int8_logits",
+                                  "float_argmax_hw1"])
+def test_explains_mask_is_the_suites_mask_for_every_output_kind(
+    tiny: dict[str, Path], kind: str
+) -> None:
+    """explain's TF Lite runs use the suite's predictor, so the two masks are one: class ids of
+    shape [1, H, W, 1] included (explain used to take them for logits and see zeros)."""
+    from pytest_deeplab.runtime import load_predictor
+    from pytest_deeplab.runtime.intermediates import open_intermediates
+
+    image = scene(SIZE - 20, SIZE)  # not square: the pad and the crop back both matter
+    suite = load_predictor(kind, tiny[kind], "tflite", threads=1).predict(image)
+    explained = open_intermediates(tiny[kind], "tflite", input_tensor=None, output_tensor=None,
+                                   threads=1, image=image).mask()
+    np.testing.assert_array_equal(explained, suite)
+    assert len(np.unique(suite)) >= 3  # a real mask, not a blank that would match anything

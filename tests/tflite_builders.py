@@ -54,6 +54,9 @@ def _network(tf: Any, outputs: str) -> Any:
             return {"class_ids": tf.argmax(logits, axis=-1, output_type=tf.int64)}
         if outputs == "argmax32":
             return {"class_ids": tf.argmax(logits, axis=-1, output_type=tf.int32)}
+        if outputs == "argmax_hw1":  # [1, H, W, 1] class ids, as some exporters leave them
+            return {"class_ids": tf.expand_dims(
+                tf.argmax(logits, axis=-1, output_type=tf.int32), -1)}
         return {"logits": logits, "class_ids": tf.argmax(logits, axis=-1, output_type=tf.int64)}
 
     return network
@@ -67,12 +70,13 @@ def calibration_images() -> Iterator[list[np.ndarray]]:
 
 
 KINDS = ("float", "uint8_argmax64", "float_argmax32", "int8_logits", "fp16", "dynamic_range",
-         "two_outputs", "edgetpu", "int8_float_input")
+         "two_outputs", "edgetpu", "int8_float_input", "float_argmax_hw1")
 
 
 def convert(tf: Any, kind: str) -> bytes:
     """One conversion of the network (see the module docstring for the kinds)."""
     outputs = {"uint8_argmax64": "argmax64", "float_argmax32": "argmax32",
+               "float_argmax_hw1": "argmax_hw1",
                "two_outputs": "both", "int8_float_input": "argmax64"}.get(kind, "logits")
     network = _network(tf, outputs)
     converter = tf.lite.TFLiteConverter.from_concrete_functions(

@@ -7,14 +7,13 @@ gate into a rubber stamp, so unknown keys are errors that name the file and sugg
 from __future__ import annotations
 
 import difflib
-import sys
+import tomllib
 from collections.abc import Mapping, MutableMapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from pytest_deeplab.catalogue.specs import (
-    FORMATS,
     CatalogueError,
     DatasetSpec,
     ModelSpec,
@@ -22,11 +21,7 @@ from pytest_deeplab.catalogue.specs import (
     validate_label_set,
 )
 from pytest_deeplab.data.labelsets import label_set_mismatch
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on old interpreters only
-    import tomli as tomllib
+from pytest_deeplab.runtime.formats import format_names, get_format, guess_format
 
 TOP_KEYS = {"models", "datasets"}
 DATASET_KEYS = {"images", "labels", "label_suffix", "label_set"}
@@ -52,7 +47,6 @@ MODEL_KEYS = {
     "normalize",
     "multiply_adds",
 }
-TFLITE_ONLY_KEYS = ("resize", "xnnpack")  # resize applies to Keras models too
 
 
 class ConfigError(CatalogueError):
@@ -175,8 +169,8 @@ def _model(
     if "label_set" in entry:
         changes["label_set"] = validate_label_set(entry["label_set"], where)
     if "format" in entry:
-        if entry["format"] not in FORMATS:
-            raise ConfigError(f"{where}: format must be one of {', '.join(FORMATS)}")
+        if entry["format"] not in format_names():
+            raise ConfigError(f"{where}: format must be one of {', '.join(format_names())}")
         changes["format"] = entry["format"]
     if "path" in entry:
         changes["path"] = _path(entry["path"], base)
@@ -196,15 +190,15 @@ def _model(
         return _tflite_only(replace(known, **changes), entry, where)
     if "path" not in changes and "url" not in changes:
         raise ConfigError(f"{where}: a new model needs 'path' (a local file) or 'url' (+ 'sha256')")
-    fmt = changes.pop("format", _guess_format(changes.get("path"), changes.get("url")))
+    fmt = changes.pop("format", guess_format(changes.get("path") or changes.get("url")))
     dataset = datasets.get(str(changes.get("dataset", "")))
     return _tflite_only(ModelSpec(
         name=name,
         format=fmt,
         # Without a label_set of its own a model takes its dataset's; pascal only when neither.
         label_set=changes.pop("label_set", dataset.label_set if dataset else "pascal"),
-        # TF Lite, Keras: unset means the input size the model file declares.
-        input_size=changes.pop("input_size", None if fmt in ("tflite", "keras") else 513),
+        # TF Lite: unset means the input size the model file declares.
+        input_size=changes.pop("input_size", None if get_format(fmt).size_from_file else 513),
         source="user",
         **changes,
     ), entry, where)
@@ -229,7 +223,7 @@ def _tflite_settings(entry: Mapping[str, Any], where: str) -> dict[str, Any]:
             raise ConfigError(f"{where}: xnnpack must be true or false, got {entry['xnnpack']!r}")
         changes["xnnpack"] = entry["xnnpack"]
     if "normalize" in entry:  # Keras models (runtime/formats/keras.py)
-        from pytest_deeplab.runtime.formats.keras import NORMALIZE_HELP, NORMALIZE_MODES
+        from pytest_deeplab.runtime.formats.keras_predictor import NORMALIZE_HELP, NORMALIZE_MODES
 
         if entry["normalize"] not in NORMALIZE_MODES:
             raise ConfigError(f"{where}: normalize must be {NORMALIZE_HELP}, got "
@@ -239,21 +233,21 @@ def _tflite_settings(entry: Mapping[str, Any], where: str) -> dict[str, Any]:
 
 
 def _tflite_only(model: ModelSpec, entry: Mapping[str, Any], where: str) -> ModelSpec:
-    """resize and xnnpack mean something for TF Lite models only (resize for Keras models too),
-    normalize for Keras models only: elsewhere they are errors, not silently ignored settings."""
-    given = [key for key in TFLITE_ONLY_KEYS
-             if key in entry and not (key == "resize" and model.format == "keras")]
-    if given and model.format != "tflite":
+    """Keys that mean something for some formats only (resize, xnnpack: TF Lite) are errors
+    elsewhere, not silently ignored settings."""
+    fmt = get_format(model.format)
+    others = {key for name in format_names() for key in get_format(name).own_keys}
+    given = [key for key in sorted(others - set(fmt.own_keys)) if key in entry]
+    if given:
+        owners = sorted({name for name in format_names()
+                         if set(given) & set(get_format(name).own_keys)})
         raise ConfigError(
-            f"{where}: {' and '.join(given)} appl{'y' if len(given) > 1 else 'ies'} to TF Lite "
-            f"models only (format = \"tflite\"); "
-            f"this model is a {model.format} (a frozen graph pads images inside itself and runs "
-            "without XNNPACK)"
-        )
-    if "normalize" in entry and model.format != "keras":
-        raise ConfigError(
-            f"{where}: normalize applies to Keras models only (format = \"keras\"); this model "
-            f"is a {model.format}, whose input scaling is part of the model file"
+            f"{where}: {' and '.join(given)} appl{'y' if len(given) > 1 else 'ies'} to "
+            f"{' and '.join(get_format(o).label for o in owners)} models only "
+            f"(format = \"{owners[0]}\"); "
+            f"this model is a {model.format}"
+            + (" (a frozen graph pads images inside itself and runs without XNNPACK)"
+               if not fmt.own_keys else "")
         )
     return model
 
@@ -268,17 +262,6 @@ def _op_names(value: Any, where: str) -> tuple[str, ...]:
             f"(each name exactly as the refusal message gives it), got {value!r}"
         )
     return tuple(sorted(set(value)))
-
-
-def _guess_format(path: Path | None, url: str | None) -> str:
-    text = str(path or url or "")
-    if text.endswith(".tflite"):
-        return "tflite"
-    if text.endswith(".keras"):
-        return "keras"
-    if path is not None and path.is_dir():
-        return "saved_model"
-    return "frozen_graph"
 
 
 def _check_strings(entry: Mapping[str, Any], keys: tuple[str, ...], where: str) -> None:

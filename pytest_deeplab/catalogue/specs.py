@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from pytest_deeplab.errors import DeepLabError
+from pytest_deeplab.runtime.formats import format_names
 
-FORMATS = ("frozen_graph", "tflite", "saved_model", "keras")
+FORMATS = format_names()  # every registered format (runtime.formats)
 
 
 class CatalogueError(DeepLabError, ValueError):

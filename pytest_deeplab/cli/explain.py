@@ -82,9 +82,10 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 def _file_model(path: Path, args: argparse.Namespace) -> Any:
     from pytest_deeplab.explain.sides import ModelRef
+    from pytest_deeplab.runtime.formats import guess_format
 
-    fmt = "tflite" if path.suffix == ".tflite" else "frozen_graph"
-    return ModelRef(path.name, path.resolve(), fmt, args.input_tensor, args.output_tensor)
+    return ModelRef(path.name, path.resolve(), guess_format(path), args.input_tensor,
+                    args.output_tensor)
 
 
 def _resolve(text: str, session: Any, args: argparse.Namespace) -> tuple[Any, Any]:
@@ -106,7 +107,9 @@ def _resolve(text: str, session: Any, args: argparse.Namespace) -> tuple[Any, An
         raise ExplainError(f"{text!r} names {len(selected)} models; name exactly one "
                            "(`pytest-deeplab list` shows them)")
     model = selected[0]
-    if model.format not in ("frozen_graph", "tflite"):
+    from pytest_deeplab.runtime.formats import get_format
+
+    if not get_format(model.format).explainable:
         raise ExplainError(f"{model.name} is a {model.format}; explain reads frozen graphs and "
                            "TF Lite models")
     file = session.model_file(model)
@@ -169,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
     from pytest_deeplab.explain.runner import run_explain
     from pytest_deeplab.explain.sides import ExplainError
     from pytest_deeplab.fetching.fetch import FetchError
+    from pytest_deeplab.fetching.trust import UnpinnedModelsError
 
     if args.tolerance <= 0 or args.chunk_mb <= 0:
         print("pytest-deeplab explain: --tolerance and --chunk-mb must be positive",
@@ -176,8 +180,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     try:
         explanation = run_explain(settings_from_args(args))
-    except (ExplainError, CatalogueError, FetchError, FileNotFoundError, EnvSpecError,
-            InstallError) as exc:
+    except (ExplainError, CatalogueError, FetchError, UnpinnedModelsError, FileNotFoundError,
+            EnvSpecError, InstallError) as exc:
         print(f"pytest-deeplab explain: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except (OSError, ValueError) as exc:  # an unreadable image, a model file that vanished

@@ -125,6 +125,7 @@ def settings_from_args(args: argparse.Namespace, log: Any) -> Any:
         cache_dir=Path(cache).resolve() if cache else None,
         mirrors=list(args.mirror),
         offline=args.offline,
+        require_pins=args.require_pins,
         threshold=args.threshold,
         cpu_threshold=None if args.no_cpu_gate else (args.cpu_threshold or args.threshold),
         rounds=args.rounds,

@@ -34,18 +34,20 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 def _file_model(path: Path) -> Any:
     from pytest_deeplab.catalogue.specs import ModelSpec
+    from pytest_deeplab.runtime.formats import get_format, guess_format
 
-    fmt = "tflite" if path.suffix == ".tflite" else (
-        "saved_model" if path.is_dir() else "frozen_graph")
-    return ModelSpec(name=path.name, format=fmt, label_set="pascal",
-                     input_size=257 if fmt == "tflite" else 513, source="user", path=path)
+    fmt = get_format(guess_format(path))
+    return ModelSpec(name=path.name, format=fmt.name, label_set="pascal",
+                     input_size=None if fmt.size_from_file else 513, source="user", path=path)
 
 
 def run(args: argparse.Namespace) -> int:
     from pytest_deeplab.catalogue.specs import CatalogueError, ModelSpec
     from pytest_deeplab.cli.main import options_from_args
     from pytest_deeplab.fetching.fetch import FetchError
+    from pytest_deeplab.fetching.trust import UnpinnedModelsError
     from pytest_deeplab.modelcard.card import build_card, render_text
+    from pytest_deeplab.options import OptionsError
     from pytest_deeplab.runtime.base import ModelLoadError
     from pytest_deeplab.runtime.inspection import inspect_model
     from pytest_deeplab.session import DeepLabSession
@@ -63,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         compare = None
         if args.compare_with:
             (compare,) = session.catalogue.select(args.compare_with)[:1]
-    except CatalogueError as exc:
+    except (CatalogueError, OptionsError) as exc:
         message = str(exc).replace("--deeplab-models: ", "")
         print(f"pytest-deeplab inspect: {message}", file=sys.stderr)
         return 2
@@ -91,6 +93,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"pytest-deeplab inspect: {model.name}: the model file is not available: "
                   f"{exc}. `pytest-deeplab fetch {model.name}` gets it.", file=sys.stderr)
             continue
+        except UnpinnedModelsError as exc:
+            failed += 1
+            print(f"pytest-deeplab inspect: {exc}", file=sys.stderr)
+            continue
         except ModelLoadError as exc:
             failed += 1
             where = "" if direct else f"{model.name}: "
@@ -110,13 +116,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def safety_verdict(path: Path, model: Any) -> Any:
-    """The allowlist verdict, read from the file alone (None for a format without one)."""
-    from pytest_deeplab.runtime.safety.check import report_for
+    """The allowlist verdict, read from the file alone."""
+    from pytest_deeplab.runtime.formats import get_format
 
-    try:
-        return report_for(path, model.format, model.allow_ops)
-    except ValueError:
-        return None
+    return get_format(model.format).safety_report(path, model.allow_ops)
 
 
 def render_verdict(verdict: Any, name: str | None) -> str:

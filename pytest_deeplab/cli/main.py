@@ -15,7 +15,7 @@ from typing import Any
 from pytest_deeplab.catalogue.selection import Catalogue
 from pytest_deeplab.catalogue.specs import CatalogueError, format_madds
 from pytest_deeplab.fetching.model_files import is_cached
-from pytest_deeplab.options import DeepLabOptions, build_options
+from pytest_deeplab.options import DeepLabOptions, OptionsError, build_options
 from pytest_deeplab.session import DeepLabSession
 from pytest_deeplab.shards.plan import ShardSpecError
 
@@ -34,6 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--mirror", action="append", default=[], metavar="URL|DIR",
                         help="mirror tried before the official URL (repeatable)")
     common.add_argument("--offline", action="store_true", help="never touch the network")
+    common.add_argument("--require-pins", action=argparse.BooleanOptionalAction, default=None,
+                        help="refuse models fetched from a URL or mirror that have neither a "
+                             "published checksum nor a pin in deeplab-zoo.lock (default: the "
+                             "project's deeplab_require_pins ini key, else off)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", parents=[common], help="every model known, and what is cached")
     fetch = commands.add_parser("fetch", parents=[common], help="download models into the cache")
@@ -73,6 +77,7 @@ def options_from_args(args: argparse.Namespace, models: str) -> DeepLabOptions:
         mirrors=list(args.mirror),
         offline=args.offline,
         update_lock=getattr(args, "update_lock", False),
+        require_pins=getattr(args, "require_pins", None),
         config_file=args.config.resolve() if args.config else None,
     )
 
@@ -98,8 +103,16 @@ def _list(catalogue: Catalogue, session: DeepLabSession) -> int:
 
 
 def _fetch(session: DeepLabSession) -> int:
+    """Fetch the selection into the cache and pin each archive in the rootdir's deeplab-zoo.lock
+    (with where it came from), as a pytest run would: this is how a lock is written on purpose."""
     from pytest_deeplab.fetching.fetch import FetchError
+    from pytest_deeplab.fetching.trust import UnpinnedModelsError, mirror_pin_note
 
+    try:
+        session.files.require_pins(session.selected, option="--require-pins")
+    except UnpinnedModelsError as exc:
+        print(f"pytest-deeplab: {exc}", file=sys.stderr)
+        return 2
     failed = 0
     for model in session.selected:
         try:
@@ -109,6 +122,14 @@ def _fetch(session: DeepLabSession) -> int:
             print(f"FAILED {model.name}: {exc}", file=sys.stderr)
         else:
             print(f"ok     {model.name}: {path}")
+    lock = session.files.lock_path
+    for name, fetched in session.files.fetched.items():
+        if fetched.pinned:  # "new", or "updated" (--update-lock)
+            updated = " (updated)" if fetched.pinned == "updated" else ""
+            print(f"pinned {name}: sha256 {fetched.sha256} ({fetched.size} bytes) from "
+                  f"{fetched.origin} in {lock}{updated}")
+    for pin in session.files.mirror_pins.values():
+        print(f"CHECK  {mirror_pin_note(pin.as_dict())}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -118,14 +139,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == module.COMMAND:
             return int(module.run(args))
     spec = ",".join(args.models) if args.command == "fetch" else "all"
-    options = options_from_args(args, spec)
     try:
+        options = options_from_args(args, spec)
         if getattr(args, "shard", None):
             from pytest_deeplab.shards.plan import parse_shard
 
             options.shard = parse_shard(args.shard, option="--shard")
         session = DeepLabSession(options)
-    except (CatalogueError, ShardSpecError) as exc:
+    except (CatalogueError, ShardSpecError, OptionsError) as exc:
         print(f"pytest-deeplab: {exc}", file=sys.stderr)
         return 2
     if args.command == "list":

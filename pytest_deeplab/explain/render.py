@@ -48,7 +48,7 @@ def side_line(label: str, side: dict[str, Any]) -> str:
     onednn = side.get("onednn")
     kernels = ("oneDNN " + ("on" if onednn else "off" if onednn is not None else "n/a")
                + (f" ({side['onednn_source']})" if side.get("onednn_source") else ""))
-    if side.get("format") == "tflite":
+    if side.get("xnnpack") is not None:  # a TF Lite run: its kernels are XNNPACK's or not
         kernels = f"TF Lite, XNNPACK {'on' if side.get('xnnpack') else 'off'}"
     env = " ".join(f"{k}={v}" for k, v in side.get("env", {}).items())
     return (f"  {label}: {side['python']}  TensorFlow {side.get('tensorflow')}, {kernels}"

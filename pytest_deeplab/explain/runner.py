@@ -192,14 +192,14 @@ def _compare_runs(x: SideRun, y: SideRun, tolerance: float) -> Profile:
 def flipped(spec: SideSpec, onednn: bool | None) -> SideSpec:
     """The same side with oneDNN switched the other way (and XNNPACK, for TF Lite)."""
     env = {**spec.side.env, "TF_ENABLE_ONEDNN_OPTS": "0" if onednn else "1"}
-    xnnpack = not spec.xnnpack if spec.model.format == "tflite" else spec.xnnpack
+    xnnpack = not spec.xnnpack if spec.has_xnnpack else spec.xnnpack
     return replace(spec, label=spec.label + "'", side=replace(spec.side, env=env),
                    xnnpack=xnnpack)
 
 
 def kernels(run: SideRun) -> str:
     """How a run's optimised kernels were set, in words."""
-    if run.spec.model.format == "tflite":
+    if run.spec.has_xnnpack:
         return f"{run.spec.label} XNNPACK {'on' if run.spec.xnnpack else 'off'}"
     onednn = run.onednn
     return f"{run.spec.label} oneDNN {'on' if onednn else 'off' if onednn is not None else 'n/a'}"

@@ -78,9 +78,16 @@ class SideSpec:
     xnnpack: bool = True
     unfused: bool = False  # frozen graphs: every tensor, Grappler's remapper off
 
+    @property
+    def has_xnnpack(self) -> bool:
+        """TF Lite runs: XNNPACK is one of their settings (explain may flip it)."""
+        from pytest_deeplab.runtime.formats import get_format
+
+        return get_format(self.model.format).has_xnnpack
+
     def describe_env(self) -> str:
         env = " ".join(f"{k}={v}" for k, v in self.side.env.items())
-        xnn = "" if self.model.format != "tflite" or self.xnnpack else " XNNPACK off"
+        xnn = "" if not self.has_xnnpack or self.xnnpack else " XNNPACK off"
         return (env + xnn).strip() or "-"
 
 
@@ -113,7 +120,7 @@ class SideRun:
             "label": self.spec.label, "model": self.spec.model.name,
             "path": str(self.spec.model.path), "format": self.spec.model.format,
             "python": self.spec.side.python, "env": dict(self.spec.side.env),
-            "xnnpack": self.spec.xnnpack if self.spec.model.format == "tflite" else None,
+            "xnnpack": self.spec.xnnpack if self.spec.has_xnnpack else None,
             "tensorflow": ident.get("tensorflow"), "onednn": self.onednn,
             "onednn_source": "measured" if self.describe.get("onednn_active") is not None
             else ident.get("onednn_source"), "threads": self.spec.side.threads,

@@ -40,12 +40,9 @@ class ExplainWorker(gate_worker.Worker):
         self.run: Any = None
 
     def cmd_explain_compat(self, request: dict[str, Any]) -> dict[str, Any]:
-        if request["format"] != "frozen_graph":
-            return {"compat": {"ok": True, "problems": [], "notes": [
-                f"no pre-flight check for {request['format']} models"]}}
-        from pytest_deeplab.runtime.compat import check_graph_file
+        from pytest_deeplab.runtime.formats import get_format
 
-        return {"compat": check_graph_file(request["path"])}
+        return {"compat": get_format(request["format"]).preflight(Path(request["path"]))}
 
     def cmd_explain_open(self, request: dict[str, Any]) -> dict[str, Any]:
         import numpy as np

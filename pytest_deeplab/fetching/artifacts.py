@@ -59,6 +59,7 @@ class FetchedModel:
     file_sha256: str  # of the model file itself (golden metadata records this)
     source: str  # "cache", or the mirror / default URL it was fetched from just now
     origin: str  # the exact URL or path the bytes came from originally
+    pinned: str = ""  # "new": pinned in the lock file just now (first use); "updated"; "" not
 
 
 def cache_entry(artifact: Artifact, settings: FetchSettings) -> Entry:

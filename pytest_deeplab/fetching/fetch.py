@@ -131,8 +131,9 @@ def _cache_hit(
         if fresh is None:
             return None
         stamp = fresh
-    enforce_pin(artifact, settings, stamp.sha256, stamp.size, f"cached copy {entry.path}")
-    return _fetched(artifact, entry, stamp, "cache")
+    pinned = enforce_pin(artifact, settings, stamp.sha256, stamp.size,
+                         f"cached copy {entry.path}", stamp.origin)
+    return _fetched(artifact, entry, stamp, "cache", pinned)
 
 
 def _stamp_fits(artifact: Artifact, stamp: Stamp) -> bool:
@@ -155,7 +156,9 @@ def _agrees(known: str | None, actual: str) -> bool:
     return known is None or known.lower() == actual
 
 
-def _fetched(artifact: Artifact, entry: Entry, stamp: Stamp, source: str) -> FetchedModel:
+def _fetched(
+    artifact: Artifact, entry: Entry, stamp: Stamp, source: str, pinned: str
+) -> FetchedModel:
     return FetchedModel(
         name=artifact.name,
         path=entry.model_path(stamp),
@@ -164,10 +167,8 @@ def _fetched(artifact: Artifact, entry: Entry, stamp: Stamp, source: str) -> Fet
         file_sha256=stamp.file_sha256,
         source=source,
         origin=stamp.origin,
+        pinned=pinned,
     )
-
-
-# --- the lock file ---------------------------------------------------------------------------
 
 
 # --- fetching --------------------------------------------------------------------------------
@@ -194,8 +195,9 @@ def _fetch_fresh(artifact: Artifact, settings: FetchSettings, entry: Entry) -> F
                 attempts.append(Attempt(source.location, failed.reason, failed.kind))
                 continue
             entry.publish(stage / "entry", stamp)
-        enforce_pin(artifact, settings, stamp.sha256, stamp.size, source.location)
-        return _fetched(artifact, entry, stamp, source.label)
+        pinned = enforce_pin(artifact, settings, stamp.sha256, stamp.size, source.location,
+                             stamp.origin)
+        return _fetched(artifact, entry, stamp, source.label, pinned)
     raise_for(artifact.name, artifact.filename, attempts)
     raise AssertionError("unreachable")
 

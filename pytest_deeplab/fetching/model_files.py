@@ -1,7 +1,9 @@
 """A catalogue model's file on disk: a local path as it is, archives and URLs through the cache.
 
 The session asks here for each model's file and its sha256 (golden metadata ties a golden to
-the exact file); the CLI asks whether a model is cached without touching the network.
+the exact file); the CLI asks whether a model is cached without touching the network. Pins the
+user must hear about (a checksum-less model pinned from a mirror) are kept in `mirror_pins`;
+under `require_pins` a model that would be trusted on first use is refused before any fetch.
 """
 
 from __future__ import annotations
@@ -13,20 +15,17 @@ from pytest_deeplab.catalogue.specs import ModelSpec
 from pytest_deeplab.constants import LOCK_FILE
 from pytest_deeplab.fetching.fetch import (
     Artifact,
+    FetchedModel,
     FetchSettings,
     cached,
     default_cache_dir,
     fetch,
 )
+from pytest_deeplab.fetching.trust import MirrorPin, check_pins, is_local_file, mirror_pin
 from pytest_deeplab.files import sha256_file
 from pytest_deeplab.options import DeepLabOptions
 
-ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
-
-
-def is_local_file(model: ModelSpec) -> bool:
-    """A user's plain file or SavedModel folder, used where it is (never copied to the cache)."""
-    return model.path is not None and not str(model.path).endswith(ARCHIVE_SUFFIXES)
+__all__ = ["ModelFiles", "artifact_for", "is_cached", "is_local_file"]
 
 
 def artifact_for(model: ModelSpec) -> Artifact:
@@ -58,6 +57,18 @@ class ModelFiles:
         self.options = options
         self._paths: dict[str, Path] = {}
         self._sha256: dict[Path, str] = {}
+        self.fetched: dict[str, FetchedModel] = {}  # what came through the cache, and its pin
+        self.mirror_pins: dict[str, MirrorPin] = {}  # pinned just now on a mirror's word
+
+    @property
+    def lock_path(self) -> Path:
+        return self.options.rootdir / LOCK_FILE
+
+    def require_pins(self, models: list[ModelSpec], option: str = "--deeplab-require-pins") -> None:
+        """Under require_pins, refuse (listing them all) models that would be trusted on first
+        use; a no-op otherwise."""
+        if self.options.require_pins:
+            check_pins(models, self.lock_path, option)
 
     def path(self, model: ModelSpec) -> Path:
         if model.name in self._paths:
@@ -68,6 +79,8 @@ class ModelFiles:
                 raise OSError(f"{model.path} does not exist (model {model.name!r})")
             self._paths[model.name] = model.path
             return model.path
+        # each fetch, whoever asks (the gate's workers, inspect, explain), so no path skips it
+        self.require_pins([model], option="--deeplab-require-pins / --require-pins")
         mirrors = list(self.options.mirrors)
         if model.path is not None:  # an archive of the user's: its folder is the first mirror
             mirrors.insert(0, str(model.path.parent))
@@ -75,10 +88,14 @@ class ModelFiles:
             cache_dir=self.options.cache_dir or default_cache_dir(),
             mirrors=mirrors,
             offline=self.options.offline or model.path is not None,
-            lock_path=None if model.source == "bundled" else self.options.rootdir / LOCK_FILE,
+            lock_path=None if model.source == "bundled" else self.lock_path,
             update_lock=self.options.update_lock,
         )
         fetched = fetch(artifact_for(model), settings)
+        self.fetched[model.name] = fetched
+        note = mirror_pin(model, fetched, settings.mirrors, settings.lock_path)
+        if note is not None:
+            self.mirror_pins[model.name] = note
         self._paths[model.name] = fetched.path
         self._sha256[fetched.path] = fetched.file_sha256  # stamped by the cache: no re-hashing
         return fetched.path

@@ -20,17 +20,22 @@ UPDATE_LOCK_HINT = "if the new file is expected, rerun with --deeplab-update-loc
 
 
 def enforce_pin(
-    artifact: Artifact, settings: FetchSettings, sha256: str, size: int, what: str
-) -> None:
-    """Trust on first use: record a new pin; a different file raises unless update_lock."""
+    artifact: Artifact, settings: FetchSettings, sha256: str, size: int, what: str, origin: str
+) -> str:
+    """Trust on first use: record a new pin; a different file raises unless update_lock.
+
+    ``origin`` is where the bytes came from (the model's URL, or the file on a mirror); it is
+    recorded with a new or replaced pin. Returns "new" (first use), "updated" (a changed
+    archive accepted with update_lock, or the same bytes under a new archive name) or "" (the
+    lock already pins these bytes, which keep the source they were first pinned from).
+    """
     if settings.lock_path is None:
-        return
+        return ""
     key, archive = artifact.name, PurePosixPath(artifact.filename).name
     pin = _read_pins(artifact, settings.lock_path).get(key)
-    mine = Pin(archive=archive, sha256=sha256, size=size)
     same_bytes = pin is not None and (pin.sha256, pin.size) == (sha256, size)
-    if pin == mine:
-        return
+    if pin is not None and same_bytes and pin.archive == archive:
+        return ""
     if pin is not None and not same_bytes and not settings.update_lock:
         reason = (
             f"{what} has sha256 {sha256} ({size} bytes) but {settings.lock_path} expects "
@@ -43,7 +48,8 @@ def enforce_pin(
             f"Model {artifact.name!r}: {reason}.",
             [Attempt(what, reason, "integrity")],
         )
-    _write_pin(settings, key, mine)
+    _write_pin(settings, key, Pin(archive=archive, sha256=sha256, size=size, source=origin))
+    return "new" if pin is None else "updated"
 
 
 def pin_conflict(artifact: Artifact, settings: FetchSettings, digest: download.Digest) -> str:

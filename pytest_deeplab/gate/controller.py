@@ -121,16 +121,18 @@ def _check_protocol(worker: WorkerProcess, hello: dict[str, Any]) -> None:
 
 def resolve_models(settings: GateSettings) -> list[Any]:
     """The selection, resolved as the plugin resolves it (no TensorFlow import here)."""
-    from pytest_deeplab.catalogue.specs import CatalogueError
+    from pytest_deeplab.errors import DeepLabError
     from pytest_deeplab.session import DeepLabSession
 
-    options = build_options(
-        settings.rootdir, settings.models, cache_dir=settings.cache_dir,
-        mirrors=list(settings.mirrors), offline=settings.offline,
-        config_file=settings.config_file,
-    )
     try:
-        selected: list[Any] = DeepLabSession(options).selected
-    except CatalogueError as exc:  # includes "selects no model": never pass on nothing
+        options = build_options(
+            settings.rootdir, settings.models, cache_dir=settings.cache_dir,
+            mirrors=list(settings.mirrors), offline=settings.offline,
+            require_pins=settings.require_pins, config_file=settings.config_file,
+        )
+        session = DeepLabSession(options)
+        selected: list[Any] = session.selected
+        session.files.require_pins(selected, option="--require-pins")  # before any worker
+    except DeepLabError as exc:  # includes "selects no model": never pass on nothing
         raise GateError(str(exc).replace("--deeplab-models", "--models")) from None
     return selected

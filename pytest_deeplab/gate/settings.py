@@ -19,6 +19,7 @@ class GateSettings:
     cache_dir: Path | None = None
     mirrors: list[str] = field(default_factory=list)
     offline: bool = False
+    require_pins: bool | None = None  # None: the project's deeplab_require_pins ini key
     threshold: float = 1.10
     cpu_threshold: float | None = 1.10  # None: CPU time is reported, not gated
     rounds: int | None = None  # a fixed number of rounds; None: sequential (stop when decided)
@@ -37,6 +38,7 @@ class GateSettings:
             "cache_dir": str(self.cache_dir) if self.cache_dir else None,
             "mirrors": list(self.mirrors),
             "offline": self.offline,
+            "require_pins": self.require_pins,
             "threads": side.threads,
         }
 

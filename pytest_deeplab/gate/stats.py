@@ -1,13 +1,12 @@
-"""Noise figures for the gate and the latency benchmark, and the sign test's order statistic.
+"""Noise figures for the gate and the latency benchmark.
 
 numpy only. The gate's verdicts come from `gate.sequential` (a sequential sign test on the pairs'
 log-ratios); this module says how far a reported median can be trusted (bootstrap CV of the
-median, robust CV of the rounds) and which order statistics bound a median.
+median, robust CV of the rounds).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,22 +17,6 @@ DEFAULT_CONFIDENCE = 0.95
 def _resample_indices(n: int, resamples: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return rng.integers(0, n, size=(resamples, n))
-
-
-def sign_test_rank(n: int, confidence: float) -> int:
-    """The 1-based rank k with [x_(k), x_(n-k+1)] covering the median with >= `confidence`
-    (1 when n is too small for that confidence: the interval is then the whole range)."""
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
-    n = int(n)  # a numpy integer would overflow 2**n
-    alpha_half = (1 - confidence) / 2
-    total, cumulative, k = 2**n, 0, 0
-    while k < n // 2:
-        cumulative += math.comb(n, k)  # P(B <= k) * 2**n for B ~ Binomial(n, 1/2)
-        if cumulative / total > alpha_half:
-            break
-        k += 1
-    return max(k, 1)
 
 
 def coefficient_of_variation(values: Sequence[float]) -> float:

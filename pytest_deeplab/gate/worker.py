@@ -78,6 +78,7 @@ class Worker:
             cache_dir=o.get("cache_dir"),
             mirrors=list(o.get("mirrors", [])),
             offline=bool(o.get("offline", False)),
+            require_pins=o.get("require_pins"),
             config_file=Path(o["config_file"]) if o.get("config_file") else None,
             threads=o.get("threads"),
         )

@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Optional
 
@@ -95,7 +95,7 @@ def golden_metadata(
         metadata["allow_ops"] = sorted(allow_ops)
     if runtime:
         metadata["preprocessing"]["resize"] = runtime.get("resize")
-    if runtime and runtime.get("format") == "keras":  # runtime/formats/keras.py's record
+    if runtime and runtime.get("keras"):  # a Keras model's record (runtime/formats/keras.py)
         metadata["preprocessing"]["normalize"] = runtime.get("normalize")
         metadata["keras"] = {key: runtime.get(key) for key in KERAS_KEYS}
     elif runtime:
@@ -130,7 +130,7 @@ def runtime_differences(metadata: Mapping[str, Any], runtime: Optional[Mapping[s
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 @dataclass(frozen=True)

@@ -5,21 +5,21 @@ The checks call `record_mask` / `record_miou` only when `--deeplab-report` is gi
 JSON-able data: under pytest-xdist each worker sends its records to the controller through the
 session's `export()` / `merge_worker()`, and the controller writes the one report.
 
-`OutcomeLog` is a tiny plugin object that keeps each item's final outcome and failure text (it
-sees every report, xdist workers' included, on the controller), so the report orders failures
-first and shows items that failed before they could record anything (a model that did not load).
+`OutcomeLog` is the report's view of the run record (verdicts.record, which sees every report,
+xdist workers' included, on the controller): each item's outcome and failure text, so the report
+orders failures first and shows items that failed before they could record anything.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Protocol
 
-import pytest
-
-from pytest_deeplab.constants import SUITE_PREFIX, suite_nodeid
+from pytest_deeplab.constants import suite_nodeid
+from pytest_deeplab.verdicts.record import ItemResult
 
 if TYPE_CHECKING:
     import numpy as np
@@ -228,32 +228,24 @@ def record_miou(deeplab: ReportSource, model: ModelSpec, result: MiouResult,
 
 
 class OutcomeLog:
-    """Each test's final outcome and failure text (a plugin object registered by the plugin
-    when a report is asked for)."""
+    """The report's view of the run record (verdicts.record): the deeplab items, each shown as
+    the record says (an xpass as passed, an xfail as skipped), failure text cut for the page."""
 
     def __init__(self) -> None:
         self.items: dict[str, ItemOutcome] = {}
 
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        nodeid = report.nodeid
-        if not (nodeid.startswith(SUITE_PREFIX) or _uses_deeplab(report)):
-            return
-        entry = self.items.get(nodeid)
-        if entry is None:
-            entry = self.items[nodeid] = ItemOutcome(nodeid, "passed")
-        entry.duration += report.duration
-        if report.when == "call":
-            outcome = report.outcome
-            if hasattr(report, "wasxfail"):
-                outcome = "skipped" if report.skipped else "failed"
-            if entry.outcome != "error":
-                entry.outcome = outcome
-        elif report.failed:  # setup or teardown
-            entry.outcome = "error"
-        elif report.skipped and report.when == "setup":
-            entry.outcome = "skipped"
-        if report.failed or (report.skipped and report.when != "teardown"):
-            entry.message = _message(report)
+    @classmethod
+    def from_items(cls, items: Iterable[ItemResult], where: str = "the pytest output"
+                   ) -> OutcomeLog:
+        log = cls()
+        for item in items:
+            if not item.uses_deeplab or item.when == "collect":
+                continue
+            message = item.longrepr if item.shown != "passed" else ""
+            if len(message) > MAX_MESSAGE:
+                message = message[:MAX_MESSAGE] + f"\n… (cut; the full text is in {where})"
+            log.items[item.nodeid] = ItemOutcome(item.nodeid, item.shown, message, item.duration)
+        return log
 
     def for_model(self, model: str) -> list[ItemOutcome]:
         prefix = suite_nodeid(model, "")
@@ -264,17 +256,3 @@ class OutcomeLog:
         for item in self.items.values():
             counts[item.outcome] = counts.get(item.outcome, 0) + 1
         return counts
-
-
-def _uses_deeplab(report: pytest.TestReport) -> bool:
-    return any(str(name).startswith("deeplab_") for name, _ in report.user_properties)
-
-
-def _message(report: pytest.TestReport) -> str:
-    if report.skipped and isinstance(report.longrepr, tuple):
-        text = str(report.longrepr[2])
-        return text.removeprefix("Skipped: ")
-    text = report.longreprtext or ""
-    if len(text) > MAX_MESSAGE:
-        text = text[:MAX_MESSAGE] + "\n… (cut; the full text is in the pytest output)"
-    return text

@@ -15,7 +15,7 @@ import os
 import platform
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Optional
 
@@ -279,7 +279,7 @@ def build_context(
         verdict = "pass"
     return {
         "title": "pytest-deeplab report",
-        "generated": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        "generated": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "verdict": verdict,
         "verdict_text": {"fail": "FAILED", "pass": "PASSED",
                          "none": "NOTHING CHECKED"}[verdict],

@@ -14,17 +14,14 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from pytest_deeplab.constants import SUITE_PREFIX
 from pytest_deeplab.files import write_text_atomically
 from pytest_deeplab.report.cards import CardView, build_cards
-from pytest_deeplab.report.collect import MAX_MESSAGE, ItemOutcome, OutcomeLog, ReportRecorder
+from pytest_deeplab.report.collect import OutcomeLog, ReportRecorder
 from pytest_deeplab.report.html import build_context, render_report
 from pytest_deeplab.shards.merge import MergedRun, describe_identity
 from pytest_deeplab.shards.render import model_figures
 
-SPEC_FIELDS = ("source", "format", "label_set", "input_size", "min_agreement")
-OUTCOME_OF = {"passed": "passed", "xpassed": "passed", "failed": "failed", "error": "error",
-              "skipped": "skipped", "xfailed": "skipped"}
+SPEC_FIELDS = ("source", "format", "label_set", "input_size", "min_agreement", "allow_ops")
 
 
 def model_entry(model: Any, results: Any) -> dict[str, Any]:
@@ -86,17 +83,7 @@ class _MergedSession:
 
 
 def _outcome_log(merged: MergedRun) -> OutcomeLog:
-    log = OutcomeLog()
-    for item in merged.items:
-        uses_deeplab = any(str(name).startswith("deeplab_") for name, _ in item.user_properties)
-        if not (item.nodeid.startswith(SUITE_PREFIX) or uses_deeplab):
-            continue
-        message = item.longrepr if item.outcome != "passed" else ""
-        if len(message) > MAX_MESSAGE:
-            message = message[:MAX_MESSAGE] + "\n… (cut; the full text is in the shard's log)"
-        log.items[item.nodeid] = ItemOutcome(item.nodeid, OUTCOME_OF[item.outcome], message,
-                                             item.duration)
-    return log
+    return OutcomeLog.from_items(merged.items, where="the shard's log")
 
 
 def _identity_rows(merged: MergedRun, rows: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -6,7 +6,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from pytest_deeplab.verdicts.outcomes import SuiteOutcomes
+from pytest_deeplab.verdicts.record import ItemLog
 
 
 def _fmt(value: float | None, spec: str, none: str = "-") -> str:
@@ -73,7 +73,7 @@ def wrapped(text: str, width: int) -> list[str]:
                          break_on_hyphens=False) or [""]
 
 
-def write_summary(terminalreporter: Any, deeplab: Any, outcomes: SuiteOutcomes) -> None:
+def write_summary(terminalreporter: Any, deeplab: Any, record: ItemLog) -> None:
     tr = terminalreporter
     width = terminal_width(tr)
     tf_version = "not loaded"
@@ -100,6 +100,9 @@ def write_summary(terminalreporter: Any, deeplab: Any, outcomes: SuiteOutcomes) 
     for note in notes:
         for line in wrapped(note, width):
             tr.write_line(line)
+    for note in mirror_pin_notes(deeplab):
+        for line in wrapped(note, width):
+            tr.write_line(line, yellow=True)
     if deeplab.pruned:
         tr.write_line(f"pruned {len(deeplab.pruned)} unused golden files")
     elif deeplab.unused_goldens:
@@ -115,18 +118,31 @@ def write_summary(terminalreporter: Any, deeplab: Any, outcomes: SuiteOutcomes) 
                             width):
             tr.write_line(line)
     message = ""
-    if outcomes.all_skipped():
+    why = record.fail_closed()
+    if why == "all skipped":
         message = ("ERROR: every deeplab item was skipped, so nothing was checked; the run fails "
                    "rather than pass vacuously. See why with -rs; then make the models available "
                    "(--deeplab-mirror, --deeplab-cache-dir), drop --benchmark-skip if only "
                    "latency items were selected, or widen -m / -k.")
-    elif outcomes.nothing_checked():
+    elif why == "nothing checked":
         message = ("ERROR: no deeplab check was executed: the only items that ran were latency "
                    "items with benchmarks off (--benchmark-disable or pytest-xdist), which "
                    "measure nothing. The run fails rather than pass vacuously; select mask or "
                    "mIOU items too, or measure latency serially.")
     for line in wrapped(message, width) if message else []:
         tr.write_line(line, red=True, bold=True)
+
+
+def mirror_pin_notes(deeplab: Any) -> list[str]:
+    """One line per selected model with no published checksum that this run pinned from a mirror
+    (on any xdist worker): the lock now trusts that copy, so the user should check it."""
+    pins = [deeplab.results[m.name].mirror_pin for m in deeplab.selected
+            if deeplab.results[m.name].mirror_pin]
+    if not pins:
+        return []
+    from pytest_deeplab.fetching.trust import mirror_pin_note
+
+    return [f"trust on first use: {mirror_pin_note(pin)}" for pin in pins]
 
 
 def _golden_paths(deeplab: Any) -> tuple[str, list[str]]:

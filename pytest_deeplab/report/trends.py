@@ -23,7 +23,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Optional
 
@@ -332,7 +332,7 @@ def build_context(trends: Trends, title: str, with_plots: bool = True) -> dict[s
             plot_note = MATPLOTLIB_HINT
     return {
         "title": title,
-        "generated": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        "generated": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "columns": c.columns if c is not None else [],
         "runs": trends.runs,
         "tables": tables,

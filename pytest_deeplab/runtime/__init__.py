@@ -3,7 +3,10 @@
 `pytest --help` and unrelated test runs must not pay TensorFlow's import (seconds), so nothing
 here imports it at module level; `load_predictor` does, on first use.
 
-    registry.py    model format -> predictor (frozen_graph.py, tflite.py, saved_model.py)
+    formats/       one ModelFormat class per kind of model file, and the registry of them
+    safety/        the op allowlist every file passes before anything of it runs
+    registry.py    load_predictor: a model file through its format
+    frozen_graph.py, saved_model.py, tflite.py   the predictors the formats build
     tflite_*.py    the TF Lite interpreter, its inputs/outputs, the damaged-file probe
     identity.py    RuntimeIdentity: the one schema of "which TensorFlow ran this"
     inspection.py  model files measured for model cards (graph_inspect.py, tflite_inspect.py)

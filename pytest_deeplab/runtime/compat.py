@@ -47,7 +47,7 @@ class CompatReport:
 
 def check_graph_file(path: str | Path) -> dict[str, Any]:
     """Check a frozen graph file against this TensorFlow; plain data for a worker's reply."""
-    from pytest_deeplab.runtime.frozen_graph import read_graph_def
+    from pytest_deeplab.runtime.graph_def import read_graph_def
 
     graph_def = read_graph_def(Path(path))
     return check_graph_def(graph_def, str(path)).as_dict()

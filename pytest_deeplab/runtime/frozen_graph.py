@@ -41,6 +41,20 @@ def import_graph(graph_def: Any, path: Path) -> Any:
     return graph
 
 
+def refuse_incompatible(graph_def: Any, path: Path, name: str) -> None:
+    """The pre-flight (runtime.compat) before the graph is imported: a graph this TensorFlow
+    lacks ops or attributes for is named, with every reason, before anything is timed (the gate
+    loads each model in each environment before its first timed round)."""
+    from pytest_deeplab.runtime.compat import check_graph_def
+
+    report = check_graph_def(graph_def, str(path))
+    if not report.ok:
+        raise ModelLoadError(
+            f"model {name}: TensorFlow {report.tensorflow} cannot load {path}:\n"
+            + "\n".join(f"  - {problem}" for problem in report.problems)
+        )
+
+
 class FrozenGraphPredictor:
     """One graph in its own session; `make_callable` keeps per-call overhead near zero."""
 
@@ -64,6 +78,7 @@ class FrozenGraphPredictor:
         self.name = name
         self.path = str(path)
         graph_def = checked_graph_def(path, name, allow_ops)
+        refuse_incompatible(graph_def, path, name)
         self.node_count = len(graph_def.node)
         self.graph = import_graph(graph_def, path)
         self.input_name = input_tensor

@@ -22,23 +22,23 @@ from typing import Any
 import numpy as np
 
 from pytest_deeplab.runtime.base import ModelLoadError
-from pytest_deeplab.runtime.graph_intermediates import GraphIntermediates
-from pytest_deeplab.runtime.tflite_intermediates import TFLiteIntermediates
 
 
 def open_intermediates(
-    path: Path, fmt: str, *, input_tensor: str, output_tensor: str, threads: int | None,
+    path: Path, fmt: str, *, input_tensor: str | None, output_tensor: str | None,
+    threads: int | None,
     image: np.ndarray, xnnpack: bool = True, unfused: bool = False,
     allow_ops: tuple[str, ...] = (),
 ) -> Any:
-    """The intermediates of one model file on one image (frozen graph or TF Lite)."""
+    """The intermediates of one model file on one image, through its format."""
+    from pytest_deeplab.runtime.formats import UnknownFormatError, get_format
+
     if not path.exists():
         raise ModelLoadError(f"model file {path} does not exist")
-    if fmt == "frozen_graph":
-        return GraphIntermediates(path, input_tensor, output_tensor, threads, image, unfused,
-                                  allow_ops)
-    if fmt == "tflite":
-        return TFLiteIntermediates(path, threads, image, xnnpack, allow_ops)
-    raise ModelLoadError(
-        f"{path}: explain reads frozen graphs and TF Lite models, not {fmt!r}"
-    )
+    try:
+        model_format = get_format(fmt)
+    except UnknownFormatError as exc:
+        raise ModelLoadError(f"{path}: {exc}") from None
+    return model_format.intermediates(
+        path, input_tensor=input_tensor, output_tensor=output_tensor, threads=threads,
+        image=image, xnnpack=xnnpack, unfused=unfused, allow_ops=allow_ops)

@@ -53,6 +53,7 @@ class TFLitePredictor:
         label_set: str | None = None,
         num_classes: int | None = None,
         allow_ops: tuple[str, ...] = (),
+        preserve_all_tensors: bool = False,
     ) -> None:
         if resize not in RESIZE_MODES:
             raise ModelLoadError(f"{name}: resize must be one of {', '.join(RESIZE_MODES)}, "
@@ -65,7 +66,8 @@ class TFLitePredictor:
         package = interpreter_package()
         self.runtime = package.label
         data = checked_tflite_bytes(path, name, allow_ops)
-        self.interpreter = create_interpreter(package, path, data, threads, xnnpack)
+        self.interpreter = create_interpreter(package, path, data, threads, xnnpack,
+                                              preserve_all_tensors=preserve_all_tensors)
         inputs = [TensorSpec.from_details(d) for d in self.interpreter.get_input_details()]
         outputs = [TensorSpec.from_details(d) for d in self.interpreter.get_output_details()]
         self.input = choose_input(self.path, name, inputs, input_tensor)

@@ -6,12 +6,10 @@ interpreter holds all activations by design; `dump` still writes them a chunk at
 comparing side never holds more than one pair. Quantized tensors are dequantized with their own
 scale and zero point (per channel where the file says so).
 
-Input: DeepLab's export convention, as the frozen graph does inside itself: the image (already
-demo-resized, larger sides shrunk to fit) is scaled to [-1, 1] and padded bottom/right with 0 (the
-mean) to the model's input size; quantized inputs get that value quantized. The mask is the arg-max
-of the output over the image region, resized back to the image (nearest), so it can be compared
-pixel for pixel with a frozen graph's mask. XNNPACK (TF Lite's default CPU delegate) can be
-switched off, since it changes numerics.
+Input and output are the suite's own (runtime.tflite.TFLitePredictor runs the invocation): the
+same quantization of the input, the same padding or stretching, logits or class ids of any
+shape read the same way, so explain's mask is the suite's. XNNPACK (TF Lite's default CPU
+delegate) can be switched off, since it changes numerics.
 """
 
 from __future__ import annotations
@@ -20,29 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from pytest_deeplab.data.images import demo_resize
-from pytest_deeplab.runtime.base import ModelLoadError, to_mask
 from pytest_deeplab.runtime.intermediate_records import TensorRecord, save_array
-from pytest_deeplab.runtime.tflite_interpreter import (
-    create_interpreter,
-    interpreter_package,
-)
-
-
-def _interpreter(
-    path: Path, threads: int | None, xnnpack: bool, allow_ops: tuple[str, ...]
-) -> tuple[Any, str]:
-    """Loaded as the suite loads it (from bytes, verified, a damaged file refused, the op
-    allowlist checked first), with every intermediate tensor kept readable."""
-    from pytest_deeplab.runtime.safety.check import checked_tflite_bytes
-
-    package = interpreter_package()
-    data = checked_tflite_bytes(path, None, allow_ops)
-    interpreter = create_interpreter(package, path, data, threads, xnnpack,
-                                     preserve_all_tensors=True)
-    return interpreter, package.label
 
 
 def dequantize(value: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
@@ -68,39 +46,30 @@ def _is_real(detail: dict[str, Any]) -> bool:
 
 
 class TFLiteIntermediates:
-    """One TF Lite model invoked once on one image, all tensors preserved."""
+    """One TF Lite model invoked once on one image by the suite's own predictor, all tensors
+    preserved: its input and output handling (quantization, padding, class ids or logits) is the
+    suite's, so explain's mask is the mask the suite checks."""
 
     def __init__(
         self, path: Path, threads: int | None, image: np.ndarray, xnnpack: bool,
-        allow_ops: tuple[str, ...] = (),
+        allow_ops: tuple[str, ...] = (), *, input_tensor: str | None = None,
+        output_tensor: str | None = None, resize: str = "pad",
     ) -> None:
-        self.interpreter, self.runtime = _interpreter(path, threads, xnnpack, allow_ops)
-        self.xnnpack = xnnpack
-        (inp,) = self.interpreter.get_input_details()
-        self._output = self.interpreter.get_output_details()[0]
-        self.input_name = str(inp["name"])
-        x, self._region = self._input(image, inp)
-        self._image_hw = image.shape[:2]
-        self.interpreter.set_tensor(inp["index"], x)
-        self.interpreter.invoke()
-        self.details = {int(d["index"]): d for d in self.interpreter.get_tensor_details()}
-        self.records, self._index = self._computed_tensors(int(inp["index"]))
+        from pytest_deeplab.runtime.tflite import TFLitePredictor
 
-    def _input(self, image: np.ndarray, detail: dict[str, Any]) -> tuple[np.ndarray, Any]:
-        _, height, width, _ = (int(v) for v in detail["shape"])
-        if image.shape[0] > height or image.shape[1] > width:
-            image = demo_resize(image, min(height, width))
-        h, w = image.shape[:2]
-        x = np.zeros((1, height, width, 3), np.float32)
-        x[0, :h, :w] = image.astype(np.float32) / 127.5 - 1.0
-        dtype = np.dtype(detail["dtype"])
-        if dtype.kind in "iu":
-            scale, zero_point = detail["quantization"]
-            if not scale:
-                raise ModelLoadError(f"input {detail['name']} is {dtype.name} without a scale")
-            info = np.iinfo(dtype)
-            x = np.clip(np.round(x / scale + zero_point), info.min, info.max)
-        return x.astype(dtype), (h, w)
+        self.predictor = TFLitePredictor(
+            path.stem, path, input_tensor=input_tensor, output_tensor=output_tensor,
+            threads=threads, xnnpack=xnnpack, resize=resize, allow_ops=allow_ops,
+            preserve_all_tensors=True)
+        self.interpreter, self.runtime = self.predictor.interpreter, self.predictor.runtime
+        self.xnnpack = xnnpack
+        self.input_name = self.predictor.input.name
+        size = self.predictor.input_size
+        if size and max(image.shape[:2]) > size:  # as the suite resizes to the file's size
+            image = demo_resize(image, size)
+        self._mask = self.predictor.predict(image)
+        self.details = {int(d["index"]): d for d in self.interpreter.get_tensor_details()}
+        self.records, self._index = self._computed_tensors(self.predictor.input.index)
 
     def _computed_tensors(self, input_index: int) -> tuple[list[TensorRecord], dict[str, int]]:
         """The input and every op output that depends on it, in execution order."""
@@ -139,29 +108,20 @@ class TFLiteIntermediates:
         return written
 
     def mask(self) -> np.ndarray:
-        out = self.interpreter.get_tensor(self._output["index"])[0]
-        h, w = self._region
-        mask: np.ndarray
-        if out.ndim == 3:  # logits (float or quantized: the arg-max is the same)
-            mask = np.asarray(out[:h, :w].argmax(axis=-1), dtype=np.uint8)
-        else:
-            mask = to_mask(np.asarray(out[:h, :w]))
-        ih, iw = self._image_hw
-        if mask.shape != (ih, iw):
-            mask = np.asarray(Image.fromarray(mask).resize((iw, ih), Image.Resampling.NEAREST))
-        return mask
+        return self._mask
 
     def describe(self) -> dict[str, Any]:
         return {"format": "tflite", "runtime": self.runtime, "xnnpack": self.xnnpack,
-                "input": self.input_name, "output": str(self._output["name"]),
+                "input": self.input_name, "output": self.predictor.output.name,
                 "logits": self._logits()}
 
     def _logits(self) -> str | None:
         """The output when it holds logits, else the input of the ARG_MAX that makes it."""
-        if len(self._output["shape"]) == 4:
-            return str(self._output["name"])
+        output = self.predictor.output
+        if output.kind == "logits":
+            return output.name
         for op in self.interpreter._get_ops_details():
-            if op["op_name"] == "ARG_MAX" and int(self._output["index"]) in op["outputs"]:
+            if op["op_name"] == "ARG_MAX" and output.index in op["outputs"]:
                 return str(self.details[int(op["inputs"][0])]["name"])
         return None
 

@@ -13,12 +13,12 @@ import platform
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pytest_deeplab.files import write_text_atomically
-from pytest_deeplab.shards.results import ItemResult
+from pytest_deeplab.verdicts.record import ItemResult
 
 _ILLEGAL = re.compile(
     "[^\u0009\u000a\u000d\u0020-\u007e\u0080-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -79,7 +79,7 @@ def junit_document(items: Sequence[ItemResult],
         ("errors", ("error",)), ("failures", ("failed",)), ("skipped", ("skipped", "xfailed")))}
     attributes = {"name": suite_name, **{k: str(v) for k, v in counts.items()},
                   "tests": str(len(items)), "time": f"{sum(i.duration for i in items):.3f}",
-                  "timestamp": datetime.now(timezone.utc).astimezone().isoformat(),
+                  "timestamp": datetime.now(UTC).astimezone().isoformat(),
                   "hostname": xml_text(platform.node())}
     suite = ET.Element("testsuite", attributes)
     if suite_properties:

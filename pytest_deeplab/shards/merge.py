@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_deeplab.constants import SUITE_PREFIX
 from pytest_deeplab.errors import DeepLabError
 from pytest_deeplab.shards.results import (
     FILE_GLOB,
@@ -26,6 +25,7 @@ from pytest_deeplab.shards.results import (
     RunResults,
     read_results,
 )
+from pytest_deeplab.verdicts.record import fail_closed
 
 IDENTITY_KEYS = ("tensorflow", "tensorflow_git", "onednn", "intra_op_threads",
                  "inter_op_threads", "tflite_runtime", "tflite_xnnpack")
@@ -162,22 +162,18 @@ def _failures(items: Iterable[ItemResult]) -> list[ItemResult]:
     return [item for item in items if item.outcome in ("failed", "error")]
 
 
+VACUOUS = {
+    "all skipped": "every deeplab item was skipped, so nothing was checked; the merged run fails "
+                   "rather than pass vacuously (make the models available to the shard jobs)",
+    "nothing checked": "no deeplab check was executed (only latency items with benchmarks off "
+                       "ran); the merged run fails rather than pass vacuously",
+}
+
+
 def _vacuity(items: Iterable[ItemResult]) -> list[str]:
-    """The unsharded run's fail-closed rules over the built-in suite's items."""
-    suite = [item for item in items if item.nodeid.startswith(SUITE_PREFIX)]
-    outcomes = Counter(item.outcome for item in suite)
-    skipped = outcomes["skipped"] + outcomes["xfailed"]
-    unchecked = sum(1 for item in suite if item.outcome == "passed"
-                    and ("deeplab_latency_measured", False) in item.user_properties)
-    checked = (outcomes["passed"] + outcomes["xpassed"] + outcomes["failed"] + outcomes["error"]
-               - unchecked)
-    if suite and skipped == len(suite):
-        return ["every deeplab item was skipped, so nothing was checked; the merged run fails "
-                "rather than pass vacuously (make the models available to the shard jobs)"]
-    if suite and checked <= 0:
-        return ["no deeplab check was executed (only latency items with benchmarks off ran); "
-                "the merged run fails rather than pass vacuously"]
-    return []
+    """The live run's fail-closed rule (verdicts.record.fail_closed) over the merged items."""
+    why = fail_closed(items)
+    return [VACUOUS[why]] if why else []
 
 
 def merge_runs(runs: Sequence[RunResults], allow_mixed: bool = False) -> MergedRun:

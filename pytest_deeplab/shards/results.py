@@ -13,18 +13,20 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pytest_deeplab import __version__
 from pytest_deeplab.errors import DeepLabError
 from pytest_deeplab.files import write_text_atomically
+from pytest_deeplab.verdicts.record import OUTCOMES, ItemResult
+
+__all__ = ["OUTCOMES", "ItemResult", "ResultsError", "RunResults"]
 
 SCHEMA = "pytest-deeplab-results"
 SCHEMA_VERSION = 1
 FILE_GLOB = "deeplab-run-*-of-*.json"
-OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
 
 
 class ResultsError(DeepLabError):
@@ -33,23 +35,6 @@ class ResultsError(DeepLabError):
 
 def results_file_name(index: int, count: int) -> str:
     return f"deeplab-run-{index}-of-{count}.json"
-
-
-@dataclass
-class ItemResult:
-    """One test's final outcome over its setup, call and teardown."""
-
-    nodeid: str
-    outcome: str
-    """passed | failed | error | skipped | xfailed | xpassed"""
-    duration: float = 0.0
-    longrepr: str = ""
-    """The failure text, or the skip / xfail reason."""
-    message: str = ""
-    """One-line headline of a failure (JUnit's message attribute)."""
-    when: str = ""
-    """The phase that decided a non-passing outcome: collect | setup | call | teardown."""
-    user_properties: list[tuple[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -74,7 +59,7 @@ class RunResults:
     command: str = ""
     project_version: str = __version__
     created: str = field(
-        default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     path: Path | None = None
     """Where it was read from (not stored)."""
 

@@ -39,8 +39,10 @@ class ModelCollector(pytest.Collector):
         self.model = model
         self.add_marker(pytest.mark.deeplab)
         # Under `pytest -n N --dist loadgroup` a model's items stay on one worker, which then
-        # loads the model once.
-        self.add_marker(pytest.mark.xdist_group(model.name))
+        # loads the model once. pytest-xdist registers the marker; without it there is no use
+        # for one (and no registration, so --strict-markers still catches a project's typos).
+        if self.config.pluginmanager.hasplugin("xdist"):
+            self.add_marker(pytest.mark.xdist_group(model.name))
 
     @property
     def deeplab(self) -> DeepLabSession:

@@ -6,9 +6,11 @@ block — TensorFlow version and git build, the oneDNN flag and where it came fr
 settings, CPU model and the SIMD flags oneDNN dispatches on, numpy and Python — and a top-level
 `tensorflow` version so pytest-benchmark's own comparison warns when versions differ.
 
-TensorFlow is never imported here just for the record: when the session loaded a model it is
-already imported and asked directly; otherwise the version comes from the installed
-distribution's metadata.
+Written only when models are selected (plugin.py), and then it describes the TensorFlow that
+runs the selection, asked directly: whoever loaded a model (this process or an xdist worker)
+answers, else this process imports TensorFlow to answer. Never what the process happens to have
+imported: a project whose own tests import TensorFlow first gets the same block, so two runs on
+one machine compare as one machine.
 """
 
 from __future__ import annotations
@@ -18,12 +20,16 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from pytest_deeplab.runtime.identity import installed_identity
+from pytest_deeplab.runtime.base import ModelLoadError
+from pytest_deeplab.runtime.identity import (
+    IDENTITY_KEYS,
+    onednn_setting,
+    tensorflow_distribution,
+)
 
 THREAD_ENV = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
 # What oneDNN and Eigen choose kernels by; the full flag list is long and mostly irrelevant.
 SIMD_PREFIXES = ("sse4", "avx", "fma", "amx", "f16c", "vnni", "bf16")
-
 
 
 def thread_settings(threads: int | None) -> dict[str, Any]:
@@ -80,8 +86,24 @@ def _parse_cpuinfo(path: Path) -> dict[str, str]:
     return found
 
 
+def selection_runtime(session: Any, threads: int | None = None) -> dict[str, Any]:
+    """`RuntimeIdentity`'s keys and the installed distribution, for the TensorFlow that runs
+    the session's models; without an importable TensorFlow the version and build stay None."""
+    distribution, version = tensorflow_distribution()
+    try:
+        ident = session.run_identity() if session.any_model_loaded else session.identity
+    except ModelLoadError:  # TensorFlow is not importable: nothing can run the selection
+        onednn, source = onednn_setting()
+        ident = {"tensorflow": version, "onednn": onednn, "onednn_source": source,
+                 "intra_op_threads": threads or 0, "inter_op_threads": 1 if threads else 0,
+                 "tflite_xnnpack": getattr(session.options, "xnnpack", True)}
+    record = {key: ident.get(key) for key in IDENTITY_KEYS}
+    record["distribution"] = distribution
+    return record
+
+
 def deeplab_identity(
-    session: Any = None, threads: int | None = None, machine_info: dict[str, Any] | None = None
+    session: Any, threads: int | None = None, machine_info: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     import numpy
 
@@ -89,13 +111,13 @@ def deeplab_identity(
 
     return {
         "plugin_version": __version__,
-        "tensorflow": installed_identity(session, threads),
+        "tensorflow": selection_runtime(session, threads),
         "threads": thread_settings(threads),
         "cpu": cpu_description(machine_info),
         "numpy": numpy.__version__,
         "python": platform.python_version(),
         "python_implementation": platform.python_implementation(),
-        "models_loaded": session.loaded_models() if session is not None else [],
+        "models_loaded": session.loaded_models(),
         "tflite_models": _tflite_records(session),
     }
 
@@ -111,10 +133,10 @@ def _tflite_records(session: Any) -> dict[str, Any]:
 
 
 def update_machine_info(
-    machine_info: dict[str, Any], session: Any = None, threads: int | None = None
+    machine_info: dict[str, Any], session: Any, threads: int | None = None
 ) -> None:
-    """Fill pytest-benchmark's machine_info in place (the hook's body)."""
-    if threads is None and session is not None:
+    """Fill pytest-benchmark's machine_info in place (the hook's body, with models selected)."""
+    if threads is None:
         threads = getattr(getattr(session, "options", None), "threads", None)
     block = deeplab_identity(session, threads, machine_info)
     machine_info["deeplab"] = block

@@ -4,5 +4,5 @@
     miou.py        mIOU and per-class IoU against thresholds
     metrics.py     confusion matrix, IoU, pixel agreement (the one comparison primitive)
     diff_image.py  the picture a failed comparison leaves behind
-    outcomes.py    the run's outcomes, so a run that checked nothing fails closed
+    record.py      the one record of a run: outcomes derived once, the fail-closed rule
 """

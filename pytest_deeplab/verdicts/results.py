@@ -22,6 +22,7 @@ class ModelResults:
     first_call_s: float | None = None
     skipped: str | None = None
     latency_unmeasured: str | None = None
+    mirror_pin: dict[str, str] | None = None  # fetching.trust.MirrorPin: pinned on a mirror's word
 
     @property
     def worst_agreement(self) -> float | None:

@@ -18,7 +18,7 @@ from pytest_deeplab.modelcard.structure import (
     TensorInfo,
     analyse_structure,
 )
-from pytest_deeplab.runtime.formats.keras import KerasPredictor
+from pytest_deeplab.runtime.formats.keras_predictor import KerasPredictor
 
 LAYER_KINDS = {
     "Conv2D": "conv", "SeparableConv2D": "conv", "Conv2DTranspose": "conv",

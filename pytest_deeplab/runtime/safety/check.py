@@ -106,18 +106,3 @@ def checked_tflite_bytes(path: Path, name: str | None, allow_ops: Sequence[str] 
         raise edgetpu_error(path)  # says which build to use instead, beyond "custom operator"
     _raise_if_refused(report, name)
     return data
-
-
-def report_for(path: Path, fmt: str, allow_ops: Sequence[str] = ()) -> SafetyReport:
-    """The verdict without loading, for `pytest-deeplab inspect` and tests."""
-    if fmt == "frozen_graph":
-        from pytest_deeplab.runtime.graph_def import read_graph_def
-
-        return graph_def_report(read_graph_def(path), path, allow_ops)
-    if fmt == "saved_model":
-        return saved_model_report(path, allow_ops)
-    if fmt == "tflite":
-        from pytest_deeplab.runtime.tflite_interpreter import read_model_bytes
-
-        return tflite_report(read_model_bytes(path, path.stem), path, allow_ops)
-    raise ValueError(f"no allowlist check for format {fmt!r}")
