@@ -11,6 +11,7 @@ from pytest_deeplab.gate.stats import (
     coefficient_of_variation,
     median_cv,
     robust_cv,
+    sign_test_rank,
 )
 
 
@@ -22,18 +23,13 @@ def timings(rng: np.random.Generator, n: int, median: float, cv: float) -> np.nd
     return x
 
 
-def sign_test_rank(n: int, confidence: float) -> int:
-    """The fixed-sample sign test the sequential test is compared with: the 1-based rank k with
-    [x_(k), x_(n-k+1)] covering the median with >= `confidence` (binomial tables: n = 5, 10,
-    20, 100 at 95 % give 1, 2, 6, 40)."""
-    n = int(n)  # a numpy integer would overflow 2**n
-    alpha_half, cumulative, k = (1 - confidence) / 2, 0, 0
-    while k < n // 2:
-        cumulative += math.comb(n, k)  # P(B <= k) * 2**n for B ~ Binomial(n, 1/2)
-        if cumulative / 2**n > alpha_half:
-            break
-        k += 1
-    return max(k, 1)
+def test_sign_test_ranks_match_the_binomial_tables() -> None:
+    """Published sign-test confidence intervals for the median at 95 %: n = 5, 10, 20, 30, 100
+    give ranks 1, 2, 6, 10, 40 (explain --latency uses these for its ratio interval)."""
+    assert [sign_test_rank(n, 0.95) for n in (5, 10, 20, 30, 100)] == [1, 2, 6, 10, 40]
+    assert sign_test_rank(20, 0.99) == 4
+    with pytest.raises(ValueError):
+        sign_test_rank(10, 1.0)
 
 
 def test_noise_figures() -> None:

@@ -28,8 +28,8 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def load(path: Path, **settings: Any) -> Any:
-    settings.setdefault("input_tensor", "ImageTensor:0")  # the catalogue's frozen-graph defaults
-    settings.setdefault("output_tensor", "SemanticPredictions:0")
+    settings.setdefault("input_tensor", None)  # unset, as the catalogue leaves it
+    settings.setdefault("output_tensor", None)
     settings.setdefault("label_set", str(CLASSES))
     settings.setdefault("num_classes", CLASSES)
     return load_predictor(path.stem, path, "tflite", **settings)

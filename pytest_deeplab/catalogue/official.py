@@ -23,8 +23,8 @@ def _zoo(
     *,
     format: str = "frozen_graph",
     member: str = "frozen_inference_graph.pb",
-    input_tensor: str = "ImageTensor:0",
-    output_tensor: str = "SemanticPredictions:0",
+    input_tensor: str | None = "ImageTensor:0",  # every zoo export names its tensors so
+    output_tensor: str | None = "SemanticPredictions:0",
 ) -> ModelSpec:
     return ModelSpec(
         name=name,

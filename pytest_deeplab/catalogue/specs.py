@@ -69,8 +69,10 @@ class ModelSpec:
     min_iou_per_class: Mapping[str, float] = field(default_factory=dict)
     min_agreement: float = 0.999
     min_class_iou: float = 0.99
-    input_tensor: str = "ImageTensor:0"  # frozen-graph defaults; for TF Lite they mean "unset":
-    output_tensor: str = "SemanticPredictions:0"  # the only input / only plausible output
+    # None: the format's own default (a frozen graph's ImageTensor:0 / SemanticPredictions:0,
+    # a TF Lite model's only input and only plausible output)
+    input_tensor: str | None = None
+    output_tensor: str | None = None
     facts: ZooFacts = field(default_factory=ZooFacts)
     resize: str = "pad"  # TF Lite / Keras, fixed input size: "pad" (DeepLab's export), "stretch"
     xnnpack: bool = True  # TF Lite: False runs without the XNNPACK delegate (numerics change)

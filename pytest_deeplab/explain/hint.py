@@ -25,9 +25,13 @@ def explain_command(
     env_b: Sequence[str] = (),
     config: Path | None = None,
     rootdir: Path | None = None,
+    latency: bool = False,
+    with_a: Sequence[str] = (),
+    with_b: Sequence[str] = (),
+    threads: int | None = None,
 ) -> str:
     """`pytest-deeplab explain ...` with every argument quoted for a POSIX shell."""
-    parts = ["pytest-deeplab", "explain", model]
+    parts = ["pytest-deeplab", "explain", model] + (["--latency"] if latency else [])
     if rootdir is not None:
         parts += ["--rootdir", str(rootdir)]
     if config is not None:
@@ -36,8 +40,12 @@ def explain_command(
         parts += ["--image", str(image)]
     if baseline:
         parts += ["--baseline", baseline]
+    parts += [item for pin in with_a for item in ("--with-a", pin)]
     if candidate:
         parts += ["--candidate", candidate]
+    parts += [item for pin in with_b for item in ("--with-b", pin)]
+    if threads:
+        parts += ["--threads", str(threads)]
     parts += [item for pair in env_a for item in ("--env-a", pair)]
     parts += [item for pair in env_b for item in ("--env-b", pair)]
     return " ".join(shlex.quote(p) for p in parts)
@@ -72,3 +80,24 @@ def explain_hint(deeplab: Any, model: Any, image: Path | None,
         deeplab.identity, config=options.config_file,
         rootdir=None if rootdir == Path.cwd().resolve() else rootdir,
     )
+
+
+def _gate_side(side: Any) -> tuple[str, list[str]]:
+    """What to pass for one gate side: its interpreter, tox env, or spec and its pins."""
+    if side.expected and side.asked:  # built from a requirement spec: "spec pin pin ..."
+        first, *pins = side.asked.split()
+        return first, pins
+    return side.asked or side.python, []
+
+
+def gate_latency_command(model: str, settings: Any) -> str:
+    """The `explain --latency` command for a gate's latency FAIL: the gate's own two sides."""
+    a, b = settings.baseline, settings.candidate
+    (baseline, with_a), (candidate, with_b) = _gate_side(a), _gate_side(b)
+    rootdir = Path(settings.rootdir).resolve()
+    return explain_command(
+        model, baseline=baseline, candidate=candidate, with_a=with_a, with_b=with_b,
+        env_a=[f"{k}={v}" for k, v in a.env.items()],
+        env_b=[f"{k}={v}" for k, v in b.env.items()],
+        config=settings.config_file, threads=a.threads if a.threads == b.threads else None,
+        rootdir=None if rootdir == Path.cwd().resolve() else rootdir, latency=True)

@@ -63,8 +63,8 @@ class ModelRef:
     name: str
     path: Path
     format: str
-    input_tensor: str = "ImageTensor:0"
-    output_tensor: str = "SemanticPredictions:0"
+    input_tensor: str | None = None  # None: the format's default
+    output_tensor: str | None = None
     allow_ops: tuple[str, ...] = ()  # the model table's exceptions to the op allowlist
 
 

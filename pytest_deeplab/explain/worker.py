@@ -11,6 +11,11 @@ It is the gate's worker (same JSON-lines protocol, same guarded stdout, same `he
   explain_dump    names, folder          write those tensors as .npy files (one pass)
   explain_mask    file                   write the final mask (.npy)
   explain_close                          release the model; report this process's peak RSS
+  latency_open    path, format, image, input_tensor, output_tensor, threads, xnnpack, warmup
+                                         load the latency probe, warm up; how the model runs
+  latency_rounds  n, traced              n rounds: an untraced run, then (traced) a probed one
+  latency_nodes                          what each probed op is (index, name, type, shape)
+  latency_close                          release the model
 """
 
 from __future__ import annotations
@@ -53,8 +58,8 @@ class ExplainWorker(gate_worker.Worker):
         image = np.load(request["image"], allow_pickle=False)
         self.run = open_intermediates(
             Path(request["path"]), request["format"],
-            input_tensor=request.get("input_tensor", "ImageTensor:0"),
-            output_tensor=request.get("output_tensor", "SemanticPredictions:0"),
+            input_tensor=request.get("input_tensor"),
+            output_tensor=request.get("output_tensor"),
             threads=request.get("threads"), image=image,
             xnnpack=bool(request.get("xnnpack", True)),
             unfused=bool(request.get("unfused", False)),
@@ -85,10 +90,64 @@ class ExplainWorker(gate_worker.Worker):
         return {"peak_rss_mb": peak_rss_mb()}
 
 
+class LatencyWorker(ExplainWorker):
+    """The explain worker plus the latency probe (`explain --latency`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.probe: Any = None
+
+    def cmd_latency_open(self, request: dict[str, Any]) -> dict[str, Any]:
+        import numpy as np
+
+        from pytest_deeplab.runtime.latency_registry import open_latency_probe
+
+        self.probe = open_latency_probe(
+            Path(request["path"]), request["format"],
+            input_tensor=request.get("input_tensor"),
+            output_tensor=request.get("output_tensor"),
+            threads=request.get("threads"),
+            image=np.load(request["image"], allow_pickle=False),
+            xnnpack=bool(request.get("xnnpack", True)),
+            allow_ops=tuple(request.get("allow_ops", ())))
+        for _ in range(int(request.get("warmup", 3))):
+            self.probe.untraced()
+            if self.probe.available:
+                self.probe.traced()
+        return {"how": self.probe.how_it_runs(), "available": self.probe.available,
+                "unavailable": self.probe.unavailable, "probe": self.probe.probe_kind}
+
+    def _probe(self) -> Any:
+        if self.probe is None:
+            raise RuntimeError("latency_open must come before latency_rounds / latency_nodes")
+        return self.probe
+
+    def cmd_latency_rounds(self, request: dict[str, Any]) -> dict[str, Any]:
+        probe = self._probe()
+        traced = bool(request.get("traced", True)) and probe.available
+        untraced_s, traced_s, ops = [], [], []
+        for _ in range(int(request["n"])):
+            untraced_s.append(probe.untraced())
+            if traced:
+                wall, times = probe.traced()
+                traced_s.append(wall)
+                ops.append({k: round(v, 6) for k, v in times.items()})
+        return {"untraced": untraced_s, "traced_wall": traced_s, "traced": ops}
+
+    def cmd_latency_nodes(self, request: dict[str, Any]) -> dict[str, Any]:
+        return {"nodes": {k: v.as_dict() for k, v in self._probe().nodes().items()}}
+
+    def cmd_latency_close(self, request: dict[str, Any]) -> dict[str, Any]:
+        if self.probe is not None:
+            self.probe.close()
+            self.probe = None
+        return {"peak_rss_mb": peak_rss_mb()}
+
+
 def main() -> None:
     # The gate worker's loop (one reply per request, errors as replies, stdout kept for the
     # protocol), serving this worker's commands: it builds whichever Worker its module names.
-    gate_worker.Worker = ExplainWorker  # type: ignore[misc]
+    gate_worker.Worker = LatencyWorker  # type: ignore[misc]
     gate_worker.main()
 
 

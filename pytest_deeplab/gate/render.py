@@ -100,4 +100,8 @@ def render(report: GateReport, markdown: bool = True) -> str:
              f"{verdict}; {report.seconds:.0f} s in all.", "", method]
     for m in [*failed, *unsure]:
         lines.extend(f"- {m.name}: {reason}" for reason in m.reasons)
+        if m.failed and any(r.startswith(("latency B/A", "CPU time B/A")) for r in m.reasons):
+            from pytest_deeplab.explain.hint import gate_latency_command
+
+            lines.append(f"  - where the time went: `{gate_latency_command(m.name, s)}`")
     return "\n".join(lines) + "\n"

@@ -7,11 +7,28 @@ median, robust CV of the rounds).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
 DEFAULT_CONFIDENCE = 0.95
+
+
+def sign_test_rank(n: int, confidence: float) -> int:
+    """The 1-based rank k with [x_(k), x_(n-k+1)] covering the median with >= `confidence`
+    (1 when n is too small for that confidence: the interval is then the whole range). Used by
+    `explain --latency` for the interval of its per-round ratios."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    n = int(n)  # a numpy integer would overflow 2**n
+    alpha_half, cumulative, k = (1 - confidence) / 2, 0, 0
+    while k < n // 2:
+        cumulative += math.comb(n, k)  # P(B <= k) * 2**n for B ~ Binomial(n, 1/2)
+        if cumulative / 2**n > alpha_half:
+            break
+        k += 1
+    return max(k, 1)
 
 
 def _resample_indices(n: int, resamples: int, seed: int) -> np.ndarray:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from pytest_deeplab.modelcard.structure import GraphInspection
-from pytest_deeplab.runtime.base import ModelLoadError
 
 
 def inspect_model(
@@ -23,15 +22,10 @@ def inspect_model(
     A file outside the op allowlist raises UnsafeModelError before TensorFlow or an
     interpreter sees it: `pytest-deeplab inspect` shows that verdict instead of a card.
     """
-    from pytest_deeplab.runtime.formats import UnknownFormatError, get_format
+    from pytest_deeplab.runtime.formats import format_of_file
     from pytest_deeplab.runtime.safety.findings import UnsafeModelError
 
-    if not path.exists():
-        raise ModelLoadError(f"{path}: no such model file")
-    try:
-        model_format = get_format(fmt)
-    except UnknownFormatError as exc:
-        raise ModelLoadError(f"{path}: {exc}") from None
+    model_format = format_of_file(path, fmt)
     verdict = model_format.safety_report(path, allow_ops)
     if not verdict.ok:
         raise UnsafeModelError(verdict, None)

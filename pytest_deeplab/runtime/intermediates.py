@@ -21,8 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from pytest_deeplab.runtime.base import ModelLoadError
-
 
 def open_intermediates(
     path: Path, fmt: str, *, input_tensor: str | None, output_tensor: str | None,
@@ -31,14 +29,9 @@ def open_intermediates(
     allow_ops: tuple[str, ...] = (),
 ) -> Any:
     """The intermediates of one model file on one image, through its format."""
-    from pytest_deeplab.runtime.formats import UnknownFormatError, get_format
+    from pytest_deeplab.runtime.formats import format_of_file
 
-    if not path.exists():
-        raise ModelLoadError(f"model file {path} does not exist")
-    try:
-        model_format = get_format(fmt)
-    except UnknownFormatError as exc:
-        raise ModelLoadError(f"{path}: {exc}") from None
+    model_format = format_of_file(path, fmt)
     return model_format.intermediates(
         path, input_tensor=input_tensor, output_tensor=output_tensor, threads=threads,
         image=image, xnnpack=xnnpack, unfused=unfused, allow_ops=allow_ops)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pytest_deeplab.runtime.base import ModelLoadError, Predictor
+from pytest_deeplab.runtime.base import Predictor
 from pytest_deeplab.runtime.formats.base import LoadRequest
 
 
@@ -32,14 +32,9 @@ def load_predictor(
     the op allowlist (runtime.safety) before any of it reaches TensorFlow; `allow_ops` are the
     model's own named exceptions.
     """
-    from pytest_deeplab.runtime.formats import UnknownFormatError, get_format
+    from pytest_deeplab.runtime.formats import format_of_file
 
-    if not path.exists():
-        raise ModelLoadError(f"{name}: model file {path} does not exist")
-    try:
-        model_format = get_format(fmt)
-    except UnknownFormatError as exc:
-        raise ModelLoadError(f"{name}: {exc}") from None
+    model_format = format_of_file(path, fmt, name)
     return model_format.load(LoadRequest(
         name=name, path=path, input_tensor=input_tensor, output_tensor=output_tensor,
         threads=threads, xnnpack=xnnpack, resize=resize, label_set=label_set,

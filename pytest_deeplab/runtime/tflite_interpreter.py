@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -29,6 +30,7 @@ from pytest_deeplab.runtime.tflite_probe import probe, verifies
 TFLITE_IDENTIFIER = b"TFL3"
 EDGETPU_OP = "edgetpu-custom-op"
 CUSTOM = 32  # BuiltinOperator.CUSTOM in the TF Lite schema
+BeforeAllocate = Callable[[Any], None]  # called with the interpreter before allocate_tensors()
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ def _what_it_is(data: bytes) -> str:
 
 def create_interpreter(
     package: InterpreterPackage, path: Path, data: bytes, threads: int | None, xnnpack: bool,
-    *, preserve_all_tensors: bool = False,
+    *, preserve_all_tensors: bool = False, before_allocate: BeforeAllocate | None = None,
 ) -> Any:
     """Verify, build and check the interpreter; every failure is a ModelLoadError.
 
@@ -112,7 +114,9 @@ def create_interpreter(
     Prepare checks every op's tensors: XNNPACK's own preparation trusts them and crashed on a
     corrupted operator input that the built-in conv kernel reports as an error (found by
     benchmarks/tflite_corruption_study.py). `preserve_all_tensors` keeps every intermediate
-    readable after `invoke` (for `explain`; it costs memory).
+    readable after `invoke` (for `explain`; it costs memory). `before_allocate(interpreter)`
+    runs on the returned interpreter before its `allocate_tensors()`, where a profiler must be
+    attached to see the delegate's operators (`explain --latency`).
     """
     custom = custom_ops(package.schema, data)
     if EDGETPU_OP in custom:
@@ -120,18 +124,21 @@ def create_interpreter(
     if hasattr(os, "fork") and not verifies(package.label, lambda b: _built(package, b, 1), data):
         probe(path, package.label,
               lambda: _run_once(_prepared_pair(package, path, data, threads, xnnpack, custom)))
-    return _prepared_pair(package, path, data, threads, xnnpack, custom, preserve_all_tensors)
+    return _prepared_pair(package, path, data, threads, xnnpack, custom, preserve_all_tensors,
+                          before_allocate)
 
 
 def _prepared_pair(package: InterpreterPackage, path: Path, data: bytes, threads: int | None,
-                   xnnpack: bool, custom: set[str], preserve: bool = False) -> Any:
+                   xnnpack: bool, custom: set[str], preserve: bool = False,
+                   before_allocate: BeforeAllocate | None = None) -> Any:
     kinds = package.resolver
     builtin = _prepared(package, path, data, threads, kinds.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-                        custom, preserve and not xnnpack)
+                        custom, preserve and not xnnpack, None if xnnpack else before_allocate)
     if not xnnpack:
         return builtin
     del builtin
-    return _prepared(package, path, data, threads, kinds.AUTO, custom, preserve)
+    return _prepared(package, path, data, threads, kinds.AUTO, custom, preserve,
+                     before_allocate)
 
 
 def _built(package: InterpreterPackage, data: bytes, threads: int | None,
@@ -155,7 +162,8 @@ def _run_once(interpreter: Any) -> None:
 
 
 def _prepared(package: InterpreterPackage, path: Path, data: bytes, threads: int | None,
-              resolver: Any, custom: set[str], preserve: bool = False) -> Any:
+              resolver: Any, custom: set[str], preserve: bool = False,
+              before_allocate: BeforeAllocate | None = None) -> Any:
     try:
         interpreter = _built(package, data, threads, resolver, preserve)
     except ValueError as exc:
@@ -164,6 +172,8 @@ def _prepared(package: InterpreterPackage, path: Path, data: bytes, threads: int
             f"interpreter says: {_first_line(exc)}). Delete it and fetch or copy it again."
         ) from None
     check_tensor_sizes(path, interpreter)
+    if before_allocate is not None:
+        before_allocate(interpreter)
     try:
         interpreter.allocate_tensors()
     except (RuntimeError, ValueError) as exc:

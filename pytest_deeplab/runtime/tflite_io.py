@@ -18,10 +18,6 @@ import numpy as np
 
 from pytest_deeplab.runtime.base import ModelLoadError
 
-FROZEN_GRAPH_DEFAULTS = frozenset({"ImageTensor:0", "SemanticPredictions:0"})
-"""The catalogue's tensor names for frozen graphs: for a TF Lite model they mean "not set"
-(unless the model really has a tensor of that name)."""
-
 
 @dataclass(frozen=True)
 class TensorSpec:
@@ -85,10 +81,7 @@ def _names_match(wanted: str, name: str) -> bool:
 
 
 def _unset(wanted: str | None, tensors: Sequence[TensorSpec]) -> bool:
-    if not wanted:
-        return True
-    present = any(_names_match(wanted, t.name) for t in tensors)
-    return wanted in FROZEN_GRAPH_DEFAULTS and not present
+    return not wanted
 
 
 def _listing(tensors: Sequence[TensorSpec]) -> str:

@@ -50,6 +50,20 @@ def get_format(name: str) -> ModelFormat:
         ) from None
 
 
+def format_of_file(path: Path, fmt: str, who: str | None = None) -> ModelFormat:
+    """The format that reads `path`, or a ModelLoadError naming the file (missing, or a format
+    no one registered): what every entry point (load, inspect, explain) asks first."""
+    from pytest_deeplab.runtime.base import ModelLoadError
+
+    prefix = f"{who}: " if who else ""
+    if not Path(path).exists():
+        raise ModelLoadError(f"{prefix}model file {path} does not exist")
+    try:
+        return get_format(fmt)
+    except UnknownFormatError as exc:
+        raise ModelLoadError(f"{prefix or f'{path}: '}{exc}") from None
+
+
 def guess_format(path: Path | str | None) -> str:
     """The format whose files look like `path` (a folder: SavedModel; else by suffix)."""
     if path is None:
@@ -60,5 +74,5 @@ def guess_format(path: Path | str | None) -> str:
     return FALLBACK
 
 
-__all__ = ["LoadRequest", "ModelFormat", "UnknownFormatError", "format_names", "get_format",
-           "guess_format"]
+__all__ = ["LoadRequest", "ModelFormat", "UnknownFormatError", "format_names", "format_of_file",
+           "get_format", "guess_format"]

@@ -87,6 +87,14 @@ class ModelFormat(ABC):
         raise ModelLoadError(f"{path}: explain reads frozen graphs and TF Lite models, "
                              f"not {self.name}")
 
+    def latency_probe(self, path: Path, *, input_tensor: str | None, output_tensor: str | None,
+                      threads: int | None, image: Any, xnnpack: bool,
+                      allow_ops: tuple[str, ...]) -> Any:
+        """Untraced and per-op traced inference, for `explain --latency`."""
+        from pytest_deeplab.runtime.base import ModelLoadError
+
+        raise ModelLoadError(f"{path}: explain --latency has no probe for {self.label} models")
+
     def preflight(self, path: Path) -> dict[str, Any]:
         """Can the running TensorFlow load this file at all? Plain data for a worker's reply."""
         return {"ok": True, "problems": [], "notes": [f"no pre-flight check for {self.name}"]}

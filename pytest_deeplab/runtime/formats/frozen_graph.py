@@ -52,6 +52,15 @@ class FrozenGraphFormat(ModelFormat):
                                   output_tensor or OUTPUT, threads, image,
                                   unfused, allow_ops)
 
+    def latency_probe(self, path: Path, *, input_tensor: str | None, output_tensor: str | None,
+                      threads: int | None, image: Any, xnnpack: bool,
+                      allow_ops: tuple[str, ...]) -> Any:
+        from pytest_deeplab.runtime.latency_probe_graph import GraphLatencyProbe
+
+        return GraphLatencyProbe(path, input_tensor=input_tensor or INPUT,
+                                 output_tensor=output_tensor or OUTPUT, threads=threads,
+                                 image=image, allow_ops=allow_ops)
+
     def preflight(self, path: Path) -> dict[str, Any]:
         from pytest_deeplab.runtime.compat import check_graph_file
 

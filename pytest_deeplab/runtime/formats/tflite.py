@@ -48,6 +48,14 @@ class TFLiteFormat(ModelFormat):
         return TFLiteIntermediates(path, threads, image, xnnpack, allow_ops,
                                    input_tensor=input_tensor, output_tensor=output_tensor)
 
+    def latency_probe(self, path: Path, *, input_tensor: str | None, output_tensor: str | None,
+                      threads: int | None, image: Any, xnnpack: bool,
+                      allow_ops: tuple[str, ...]) -> Any:
+        from pytest_deeplab.runtime.latency_probe_tflite import TFLiteLatencyProbe
+
+        return TFLiteLatencyProbe(path, threads=threads, image=image, xnnpack=xnnpack,
+                                  allow_ops=allow_ops)
+
     def identity(self) -> dict[str, Any]:
         from pytest_deeplab.runtime.tflite_interpreter import interpreter_label
 
