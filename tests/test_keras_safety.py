@@ -102,7 +102,7 @@ def test_every_serialized_object_is_listed_with_the_layer_that_holds_it(tmp_path
 def test_the_check_imports_neither_keras_nor_tensorflow(tmp_path: Path) -> None:
     model = tiny_model(tmp_path / "tiny.keras")
     code = ("import sys; from pathlib import Path; "
-            "from pytest_deeplab.runtime.formats.keras import keras_findings, list_objects, "
+            "from pytest_deeplab.runtime.formats.keras_safety import keras_findings, list_objects, "
             "read_config; "
             f"print(len(keras_findings(Path({str(model)!r}))), "
             f"len(list(list_objects(read_config(Path({str(model)!r}))[0]))), "
