@@ -167,3 +167,23 @@ def test_the_bundled_keras_model_runs_in_the_suite_with_its_goldens_and_threshol
     assert abs(miou - entry["measured_miou"]) < 5e-4  # the figure the README and manifest quote
     result.stdout.fnmatch_lines([f"{BUNDLED} *{entry['measured_miou']:.4f} >= "
                                  f"{entry['min_miou']:.2f} ok*100.000 %*"])
+
+
+def test_explain_reads_every_layer_of_the_bundled_keras_model(tmp_path: Path) -> None:
+    """explain's view of a Keras model: every layer's output, the mask the suite computes."""
+    from pytest_deeplab.data.images import demo_resize, load_rgb
+    from pytest_deeplab.runtime.intermediates import open_intermediates
+
+    golden = sorted((FIXTURES / "scenes" / "golden").glob("*.png"))[0]
+    image = demo_resize(load_rgb(golden), 257)
+    run = open_intermediates(FIXTURES / "models" / f"{BUNDLED}.keras", "keras", input_tensor=None,
+                             output_tensor=None, threads=2, image=image)
+    shapes = {r.name: r.shape for r in run.records}
+    assert shapes["aspp_concat"] == [1, 17, 17, 5 * 64]  # five ASPP branches at stride 16
+    assert shapes["decoder_concat"] == [1, 65, 65, 64 + 24]  # upsampled ASPP + low level
+    assert run.records[-1].name == "logits_upsample" == run.describe()["logits"]
+    (written,) = run.dump(["logits_upsample"], tmp_path)
+    logits = np.load(tmp_path / written["file"])
+    h, w = image.shape[:2]
+    assert np.array_equal(logits[0, :h, :w].argmax(axis=-1), run.mask())
+    run.close()

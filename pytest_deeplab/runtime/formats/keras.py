@@ -29,6 +29,7 @@ class KerasFormat(ModelFormat):
     suffixes = (".keras",)
     size_from_file = True  # a fixed input shape in the model, else input_size must be set
     own_keys = ("normalize",)
+    explainable = True
 
     def safety_report(self, path: Path, allow_ops: Sequence[str] = ()) -> Any:
         from pytest_deeplab.runtime.formats.keras_safety import keras_report
@@ -49,6 +50,13 @@ class KerasFormat(ModelFormat):
         from pytest_deeplab.runtime.formats.keras_inspect import inspect_keras
 
         return inspect_keras(path, size=size, default_size=default_size)
+
+    def intermediates(self, path: Path, *, input_tensor: str | None, output_tensor: str | None,
+                      threads: int | None, image: Any, xnnpack: bool, unfused: bool,
+                      allow_ops: tuple[str, ...]) -> Any:
+        from pytest_deeplab.runtime.formats.keras_intermediates import KerasIntermediates
+
+        return KerasIntermediates(path, threads, image, allow_ops)
 
     def identity(self) -> dict[str, Any]:
         return keras_identity()

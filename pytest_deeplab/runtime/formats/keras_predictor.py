@@ -59,15 +59,22 @@ class KerasPredictor:
         self._table, self._pad = input_table(self.normalize)
 
     def predict(self, image: np.ndarray) -> np.ndarray:
+        batch, place = self.batch(image)
+        return self.mask_of(np.asarray(self.model.predict_on_batch(batch))[0], batch, place)
+
+    def batch(self, image: np.ndarray) -> tuple[np.ndarray, Placement]:
+        """The model's input for one image (normalised, padded or stretched), and its place."""
         if self.input_hw is None:  # any size: the image as it is
-            place = Placement(image.shape[:2], image.shape[:2])
-            batch = np.take(self._table, image)[np.newaxis]
-        else:
-            place = placement(image.shape[:2], self.input_hw, self.resize)
-            fitted = resized_image(image, place.region_hw)
-            batch = np.full((1, *self.input_hw, 3), self._pad, dtype=np.float32)
-            batch[0, :fitted.shape[0], :fitted.shape[1]] = np.take(self._table, fitted)
-        out = np.asarray(self.model.predict_on_batch(batch))[0]
+            return np.take(self._table, image)[np.newaxis], Placement(image.shape[:2],
+                                                                        image.shape[:2])
+        place = placement(image.shape[:2], self.input_hw, self.resize)
+        fitted = resized_image(image, place.region_hw)
+        batch = np.full((1, *self.input_hw, 3), self._pad, dtype=np.float32)
+        batch[0, :fitted.shape[0], :fitted.shape[1]] = np.take(self._table, fitted)
+        return batch, place
+
+    def mask_of(self, out: np.ndarray, batch: np.ndarray, place: Placement) -> np.ndarray:
+        """The mask at the image's size from the model's output for `batch`."""
         ids = to_mask(out.argmax(axis=-1)) if self.output_kind == "logits" else _ids(out)
         full_hw = batch.shape[1:3]
         if ids.shape != full_hw:  # e.g. logits at the output stride
