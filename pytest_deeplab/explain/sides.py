@@ -9,12 +9,7 @@ environment reuses it.
 
 from __future__ import annotations
 
-import os
-import queue
-import subprocess
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,25 +30,6 @@ class ExplainProcess(WorkerProcess):
     """The gate's worker process (reply pump, timeouts, error reports), on the explain worker."""
 
     MODULE = "pytest_deeplab.explain.worker"
-
-    def __init__(self, side: Side, cwd: Path) -> None:  # as WorkerProcess; only the module differs
-        self.side = side
-        env = {**os.environ, **side.env}
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        env["PYTHONUNBUFFERED"] = "1"
-        try:
-            self.proc = subprocess.Popen(
-                [side.python, "-m", self.MODULE],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                text=True, encoding="utf-8", bufsize=1, env=env, cwd=str(cwd),
-            )
-        except OSError as exc:
-            raise GateError(f"cannot start the {side.label} interpreter {side.python!r}: {exc}"
-                            ) from None
-        self.replies: queue.Queue[str | None] = queue.Queue()
-        self.stderr: deque[str] = deque(maxlen=60)
-        for stream, replies in ((self.proc.stdout, True), (self.proc.stderr, False)):
-            threading.Thread(target=self._pump, args=(stream, replies), daemon=True).start()
 
 
 @dataclass

@@ -145,10 +145,9 @@ class LatencyWorker(ExplainWorker):
 
 
 def main() -> None:
-    # The gate worker's loop (one reply per request, errors as replies, stdout kept for the
-    # protocol), serving this worker's commands: it builds whichever Worker its module names.
-    gate_worker.Worker = LatencyWorker  # type: ignore[misc]
-    gate_worker.main()
+    """The gate worker's loop (one reply per request, errors as replies, stdout kept for the
+    protocol), serving this worker's commands."""
+    gate_worker.main(LatencyWorker)
 
 
 if __name__ == "__main__":

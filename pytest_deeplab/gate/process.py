@@ -47,7 +47,11 @@ class Side:
 
 
 class WorkerProcess:
-    """A gate worker in another interpreter; replies are read by a thread so timeouts work."""
+    """A worker in another interpreter, speaking the JSON-lines protocol of gate.worker.serve
+    (hello, a request, a reply, quit); replies are read by a thread so timeouts work. explain's
+    workers are the same process with another MODULE."""
+
+    MODULE = "pytest_deeplab.gate.worker"
 
     def __init__(self, side: Side, cwd: Path) -> None:
         self.side = side
@@ -57,7 +61,7 @@ class WorkerProcess:
         env["PYTHONUNBUFFERED"] = "1"
         try:
             self.proc = subprocess.Popen(
-                [side.python, "-m", "pytest_deeplab.gate.worker"],
+                [side.python, "-m", self.MODULE],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 text=True, encoding="utf-8", bufsize=1, env=env, cwd=str(cwd),
             )

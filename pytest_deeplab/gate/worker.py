@@ -26,6 +26,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -182,8 +183,10 @@ def decode_mask(png_base64: str) -> Any:
         return np.asarray(image)
 
 
-def serve(stdin: IO[str], out: IO[str]) -> None:
-    worker = Worker()
+def serve(stdin: IO[str], out: IO[str], make: Callable[[], Any] | None = None) -> None:
+    """One reply per request until `quit`; every failure is a reply, never a dead worker.
+    `make` builds the command handler (the gate's Worker, or explain's subclass of it)."""
+    worker = (make or Worker)()
     for line in stdin:
         if not line.strip():
             continue
@@ -200,12 +203,13 @@ def serve(stdin: IO[str], out: IO[str]) -> None:
         out.flush()
 
 
-def main() -> None:
+def main(make: Callable[[], Any] | None = None) -> None:
+    """The worker process: the protocol keeps the original stdout to itself."""
     protocol_out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # stray prints (Python or C++) land on stderr, never in the protocol
     sys.stdout = sys.stderr
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    serve(sys.stdin, protocol_out)
+    serve(sys.stdin, protocol_out, make)
 
 
 if __name__ == "__main__":
