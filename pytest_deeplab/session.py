@@ -213,6 +213,7 @@ class DeepLabSession:
                     threads=self.options.threads,
                     xnnpack=model.xnnpack and self.options.xnnpack,
                     resize=model.resize,
+                    settings={"normalize": model.normalize},
                     label_set=model.label_set,
                     num_classes=self.label_set(model).num_classes,
                     allow_ops=model.allow_ops,

@@ -51,7 +51,8 @@ def bundled_catalogue() -> tuple[list[ModelSpec], list[DatasetSpec]]:
             dataset=entry.get("dataset"),
             golden_images=golden,
             min_miou=entry.get("min_miou"),
-            **{k: entry[k] for k in ("input_tensor", "output_tensor") if k in entry},
+            **{k: entry[k] for k in ("input_tensor", "output_tensor", "normalize", "resize")
+               if k in entry},
             facts=ZooFacts(
                 backbone=entry.get("architecture", ""),
                 eval_output_stride=entry.get("output_stride"),

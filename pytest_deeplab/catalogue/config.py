@@ -44,6 +44,7 @@ MODEL_KEYS = {
     "output_tensor",
     "resize",
     "xnnpack",
+    "normalize",
     "multiply_adds",
 }
 
@@ -204,7 +205,8 @@ def _model(
 
 
 def _tflite_settings(entry: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """`resize = "pad" | "stretch"` and `xnnpack = true | false` (TF Lite models)."""
+    """`resize = "pad" | "stretch"` and `xnnpack = true | false` (TF Lite models; resize also
+    Keras models), `normalize = "deeplab" | "unit" | "none"` (Keras models)."""
     from pytest_deeplab.runtime.fitting import RESIZE_MODES
 
     changes: dict[str, Any] = {}
@@ -220,6 +222,13 @@ def _tflite_settings(entry: Mapping[str, Any], where: str) -> dict[str, Any]:
         if not isinstance(entry["xnnpack"], bool):
             raise ConfigError(f"{where}: xnnpack must be true or false, got {entry['xnnpack']!r}")
         changes["xnnpack"] = entry["xnnpack"]
+    if "normalize" in entry:  # Keras models (runtime/formats/keras.py)
+        from pytest_deeplab.runtime.formats.keras_predictor import NORMALIZE_HELP, NORMALIZE_MODES
+
+        if entry["normalize"] not in NORMALIZE_MODES:
+            raise ConfigError(f"{where}: normalize must be {NORMALIZE_HELP}, got "
+                              f"{entry['normalize']!r}")
+        changes["normalize"] = entry["normalize"]
     return changes
 
 

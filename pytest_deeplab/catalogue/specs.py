@@ -94,8 +94,9 @@ class ModelSpec:
     input_tensor: str | None = None
     output_tensor: str | None = None
     facts: ZooFacts = field(default_factory=ZooFacts)
-    resize: str = "pad"  # TF Lite, fixed input size: "pad" (DeepLab's export) or "stretch"
+    resize: str = "pad"  # TF Lite / Keras, fixed input size: "pad" (DeepLab's export), "stretch"
     xnnpack: bool = True  # TF Lite: False runs without the XNNPACK delegate (numerics change)
+    normalize: str = "deeplab"  # Keras: the input scaling, "deeplab" [-1, 1] | "unit" | "none"
     allow_ops: tuple[str, ...] = ()  # ops outside the safety allowlist this model may hold
 
     @property

@@ -95,11 +95,16 @@ def golden_metadata(
         metadata["allow_ops"] = sorted(allow_ops)
     if runtime:
         metadata["preprocessing"]["resize"] = runtime.get("resize")
+    if runtime and runtime.get("keras"):  # a Keras model's record (runtime/formats/keras.py)
+        metadata["preprocessing"]["normalize"] = runtime.get("normalize")
+        metadata["keras"] = {key: runtime.get(key) for key in KERAS_KEYS}
+    elif runtime:
         metadata["tflite"] = {key: runtime.get(key) for key in TFLITE_KEYS}
     return metadata
 
 
 TFLITE_KEYS = ("interpreter", "xnnpack", "delegated_partitions", "threads")
+KERAS_KEYS = ("keras", "keras_backend", "threads")
 
 
 def runtime_differences(metadata: Mapping[str, Any], runtime: Optional[Mapping[str, Any]]) -> str:

@@ -4,6 +4,7 @@
     frozen_graph.py  the zoo's frozen inference graphs
     saved_model.py   SavedModels with a serving signature
     tflite.py        TF Lite flatbuffers
+    keras.py         Keras 3 .keras files (keras_safety.py: their config check; keras_inspect.py)
 
 Adding a format is a module here with a subclass, and its name in `_CLASSES` (see
 docs/architecture.md, "How to add a model format"). Nothing outside this package compares
@@ -18,10 +19,12 @@ from pathlib import Path
 from pytest_deeplab.errors import DeepLabError
 from pytest_deeplab.runtime.formats.base import LoadRequest, ModelFormat
 from pytest_deeplab.runtime.formats.frozen_graph import FrozenGraphFormat
+from pytest_deeplab.runtime.formats.keras import KerasFormat
 from pytest_deeplab.runtime.formats.saved_model import SavedModelFormat
 from pytest_deeplab.runtime.formats.tflite import TFLiteFormat
 
-_CLASSES: tuple[type[ModelFormat], ...] = (FrozenGraphFormat, TFLiteFormat, SavedModelFormat)
+_CLASSES: tuple[type[ModelFormat], ...] = (FrozenGraphFormat, TFLiteFormat, SavedModelFormat,
+                                           KerasFormat)
 FALLBACK = FrozenGraphFormat.name  # a file no format recognises is read as a frozen graph
 
 
