@@ -36,7 +36,7 @@ def test_a_session_that_loaded_a_model_is_asked(monkeypatch: pytest.MonkeyPatch)
     identity = {"tensorflow": "2.99.0", "tensorflow_git": "v2.99.0-0-gabc", "onednn": False,
                 "onednn_source": "TF_ENABLE_ONEDNN_OPTS", "intra_op_threads": 1,
                 "inter_op_threads": 1, "tflite_runtime": "tf.lite (TensorFlow 2.99.0)",
-                "tflite_xnnpack": True, "plugin_version": "x"}
+                "tflite_xnnpack": True, "keras": "3.99.0", "plugin_version": "x"}
     session = SimpleNamespace(
         any_model_loaded=True, options=SimpleNamespace(threads=1), loaded_models=lambda: ["m"],
         run_identity=lambda: identity,  # this process's TF, or an xdist worker's

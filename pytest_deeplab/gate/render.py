@@ -54,6 +54,7 @@ def render(report: GateReport, markdown: bool = True) -> str:
         ["TensorFlow", *(f"{i.get('tensorflow', '?')} ({i.get('tensorflow_git', '')})"
                          for i in ids)],
         ["numpy", *(str(i.get("numpy", "?")) for i in ids)],
+        ["Keras", *(str(i.get("keras") or "-") for i in ids)],
         ["oneDNN", *(_onednn(i) for i in ids)],
         ["threads", *(_threads(i) for i in ids)],
         ["env", *(" ".join(f"{k}={v}" for k, v in side.env.items()) or "-" for side in sides)],

@@ -222,6 +222,8 @@ def run_identity(deeplab: Any) -> list[tuple[str, str]]:
         rows.append(("threads", f"intra-op {intra}, inter-op {inter}"))
         if ident.get("tflite_runtime"):
             rows.append(("TF Lite runtime", str(ident["tflite_runtime"])))
+        if ident.get("keras"):
+            rows.append(("Keras", str(ident["keras"])))
     else:  # nothing ran here: what is installed and set, without importing TensorFlow
         from pytest_deeplab.runtime.identity import installed_identity
 

@@ -43,6 +43,7 @@ class RuntimeIdentity:
     inter_op_threads: int
     tflite_runtime: str  # "ai_edge_litert 2.3.0" or "tf.lite (TensorFlow 2.21.0)"
     tflite_xnnpack: bool = True  # False under --deeplab-no-xnnpack
+    keras: str = ""  # the installed Keras ("3.15.1"; "" when none): runs .keras models
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

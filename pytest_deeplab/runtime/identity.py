@@ -66,7 +66,16 @@ def runtime_identity(threads: int | None = None, xnnpack: bool = True) -> Runtim
         inter_op_threads=1 if threads else 0,
         tflite_runtime=interpreter_label(),
         tflite_xnnpack=xnnpack,
+        keras=_installed("keras"),
     )
+
+
+def _installed(distribution: str) -> str:
+    """A distribution's version from its metadata (nothing imported), "" when absent."""
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return ""
 
 
 def tensorflow_distribution() -> tuple[str | None, str | None]:
@@ -91,7 +100,7 @@ def installed_identity(session: Any = None, threads: int | None = None,
     ident: dict[str, Any] = {
         "tensorflow": version, "tensorflow_git": None, "onednn": onednn, "onednn_source": source,
         "intra_op_threads": threads or 0, "inter_op_threads": 1 if threads else 0,
-        "tflite_runtime": None, "tflite_xnnpack": xnnpack,
+        "tflite_runtime": None, "tflite_xnnpack": xnnpack, "keras": _installed("keras"),
     }
     if session is not None and getattr(session, "any_model_loaded", False):
         ident.update({k: v for k, v in session.run_identity().items() if k in IDENTITY_KEYS})

@@ -28,7 +28,7 @@ from pytest_deeplab.shards.results import (
 from pytest_deeplab.verdicts.record import fail_closed
 
 IDENTITY_KEYS = ("tensorflow", "tensorflow_git", "onednn", "intra_op_threads",
-                 "inter_op_threads", "tflite_runtime", "tflite_xnnpack")
+                 "inter_op_threads", "tflite_runtime", "tflite_xnnpack", "keras")
 """What makes two runs comparable (the onednn_source, env or default, does not change results)."""
 EXIT_NAMES = {0: "ok", 1: "tests failed", 2: "interrupted", 3: "internal error",
               4: "usage error", 5: "no tests collected"}
@@ -100,6 +100,8 @@ def describe_identity(identity: dict[str, Any] | None) -> str:
             f"oneDNN {onednn}, threads {threads}")
     if identity.get("tflite_runtime"):
         text += f", TF Lite {identity['tflite_runtime']}"
+    if identity.get("keras"):
+        text += f", Keras {identity['keras']}"
     return text
 
 
