@@ -50,6 +50,7 @@ class ModelOutcome:
     stopped: str = ""  # decided | budget | rounds | max rounds
     agreement: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    error_side: str | None = None  # "A" or "B" when one worker could not load or run it
     verdict: str = ""
     failed: bool = False
     inconclusive: bool = False
@@ -73,6 +74,7 @@ class ModelOutcome:
             "inconclusive": self.inconclusive,
             "reasons": self.reasons,
             "error": self.error,
+            "error_side": self.error_side,
             "image": self.image,
             "image_size": list(self.image_size),
             "rounds": self.rounds,

@@ -87,6 +87,7 @@ def measure_model(
         outcome.agreement = agreement_by_image(masks_a["masks"], masks_b["masks"])
     except (WorkerCommandError, MaskMismatch) as exc:
         outcome.error = str(exc)
+        outcome.error_side = exc.side if isinstance(exc, WorkerCommandError) else None
     finally:
         for worker in (a, b):
             with contextlib.suppress(WorkerCommandError):
