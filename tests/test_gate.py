@@ -317,3 +317,41 @@ def test_decide_applies_holm_across_models(p_values: tuple[float, float],
                 for i, p in enumerate(p_values)]
     decide(outcomes, _settings())
     assert tuple(o.verdict for o in outcomes) == verdicts
+
+
+def test_the_closing_advice_is_given_once_and_judging_again_repeats_nothing() -> None:
+    """Issue 20: the Markdown's closing lines came twice (once per undecided metric, and again
+    whenever an outcome was judged a second time)."""
+    from pytest_deeplab.gate.controller import GateReport
+    from pytest_deeplab.gate.render import render
+
+    settings = _settings(cpu=True)
+    outcome = _outcome((1.09, 1.02, 1.16), cleared=False)
+    outcome.cleared["cpu"], outcome.p_fail["cpu"] = False, 1.0
+    judge(outcome, settings, set())
+    judge(outcome, settings, set())
+    assert outcome.inconclusive and not outcome.failed and len(outcome.reasons) == 1
+    assert "latency B/A" in outcome.reasons[0] and "CPU time B/A" in outcome.reasons[0]
+    judge(outcome, settings, {"latency"})  # judged again with other evidence: a FAIL only
+    assert outcome.failed and not outcome.inconclusive
+    text = render(GateReport(settings, {}, [outcome], 1.0, 2))
+    assert text.count("Rounds alternate") == 1
+    assert text.count("- m: ") == 1 and "rerun with a larger" not in text
+    assert "threshold.\n\n- m: latency B/A" in text  # a list of its own after the paragraph
+
+
+def test_the_bounds_shown_agree_with_a_pass_decided_early(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Latency is cleared within a few rounds, CPU time (8 % slower, threshold 1.10) takes
+    longer: the latency bounds shown are those that decided, below the threshold, with the
+    round that decided them, not the last round's alone."""
+    code = gate(project, "--env-b", "FAKE_CPU_SCALE=1.08", "--env-b", "FAKE_SEED=3",
+                "--max-seconds", "10", "--json", str(project / "g.json"))
+    out = capsys.readouterr().out
+    assert code == 0, out
+    model = json.loads((project / "g.json").read_text())["models"][0]
+    decided = model["decided_round"]
+    assert decided["latency"] < decided["cpu"] <= model["rounds"]
+    assert model["ratio"]["high"] < 1.10 and model["cpu_ratio"]["high"] < 1.10
+    assert f"r{decided['latency']} |" in out and "intersected over the rounds" in out

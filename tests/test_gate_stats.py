@@ -47,6 +47,7 @@ def test_noise_figures() -> None:
 import math  # noqa: E402
 
 from pytest_deeplab.gate.sequential import (  # noqa: E402
+    RunningBounds,
     SequentialTest,
     bounds,
     critical_count,
@@ -201,3 +202,39 @@ def test_critical_counts_grow_like_a_sign_test_with_a_price_for_peeking() -> Non
         k_any = critical_count(n, 0.005)
         assert k_fixed <= k_any <= k_fixed + 0.1 * n
     assert critical_count(5, 0.005) == 6  # too few rounds: no count can decide
+
+
+# -- the bounds shown: the running intersection, which agrees with the verdict ----------------
+
+def test_running_bounds_are_the_intersection_of_every_rounds_bounds() -> None:
+    d = log_ratio_runs(21, 1, 400, 1.01, 0.06)[0]
+    running = RunningBounds(0.01)
+    low, high = 0.0, math.inf
+    for n, value in enumerate(d, 1):
+        running.add(float(value))
+        b = bounds(d[:n], 0.01)  # the confidence sequence at round n, computed afresh
+        low, high = max(low, b.low), min(high, b.high)
+        shown = running.bounds()
+        assert (shown.low, shown.high, shown.rounds) == pytest.approx((low, high, n))
+    assert shown.ratio == pytest.approx(math.exp(float(np.median(d))))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_metric_cleared_early_keeps_bounds_below_its_threshold(seed: int) -> None:
+    """Issue 20's row: latency cleared on its running evidence, sampling went on (for CPU
+    time), and the last round's bounds straddled the threshold beside a pass. The running
+    intersection cannot: cleared <=> its upper bound lies below, failed <=> its lower above,
+    undecided <=> it straddles, at every round."""
+    threshold, alpha = 1.02, 0.0125
+    d = log_ratio_runs(30 + seed, 1, 600, 0.99 + 0.01 * seed, 0.05)[0]
+    test, running = SequentialTest(threshold, alpha), RunningBounds(alpha)
+    for value in d:
+        test.add(float(value))
+        running.add(float(value))
+        b = running.bounds()
+        assert test.cleared == (b.high < threshold)
+        assert test.failed == (b.low > threshold)
+    last = bounds(d, alpha)  # what the table showed before: the last round's bounds alone
+    if test.cleared:
+        assert test.decided_at is not None and test.decided_at <= len(d)
+        assert running.bounds().high <= last.high

@@ -184,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
         print("pytest-deeplab gate: interrupted", file=sys.stderr)
         return EXIT_ERROR
     markdown = render(report, markdown=True)
-    print(render(report, markdown=False) if args.text else markdown)
+    print(render(report, markdown=False) if args.text else markdown, end="")
     if args.markdown:
         args.markdown.write_text(markdown, encoding="utf-8")
     if args.json:

@@ -47,6 +47,7 @@ class ModelOutcome:
     min_detectable: float = float("inf")  # smallest latency B/A these rounds would FAIL
     p_fail: dict[str, float] = field(default_factory=dict)  # metric -> anytime p-value
     cleared: dict[str, bool] = field(default_factory=dict)  # metric -> decisively below
+    decided_round: dict[str, int] = field(default_factory=dict)  # metric -> round it decided
     stopped: str = ""  # decided | budget | rounds | max rounds
     agreement: dict[str, float] = field(default_factory=dict)
     error: str | None = None
@@ -83,6 +84,7 @@ class ModelOutcome:
             "cpu_ratio": self.cpu_ratio.as_dict() if self.cpu_ratio else None,
             "min_detectable": self.min_detectable,
             "p_fail": self.p_fail,
+            "decided_round": self.decided_round,
             "agreement": self.agreement,
             "min_agreement": self.min_agreement,
             "a": {**self.a.summary(), "wall": self.a.wall, "cpu": self.a.cpu},

@@ -17,7 +17,12 @@ import numpy as np
 
 from pytest_deeplab.gate.process import WorkerCommandError, WorkerProcess, call_both
 from pytest_deeplab.gate.results import ModelOutcome
-from pytest_deeplab.gate.sequential import SequentialTest, bounds, log_ratios, min_detectable
+from pytest_deeplab.gate.sequential import (
+    RunningBounds,
+    SequentialTest,
+    log_ratios,
+    min_detectable,
+)
 from pytest_deeplab.gate.settings import GateSettings
 from pytest_deeplab.gate.worker import decode_mask
 
@@ -41,6 +46,7 @@ def measure_model(
     tests = {"latency": SequentialTest(settings.threshold, alpha_each),
              "cpu": SequentialTest(settings.cpu_threshold or settings.threshold, alpha_each)}
     gated = [tests[m] for m in settings.gated_metrics]
+    shown = {"latency": RunningBounds(alpha_each), "cpu": RunningBounds(alpha_each)}
     try:
         for worker in (a, b):  # one after the other: a first call must not share the CPU
             reply = worker.call("load", timeout=settings.load_timeout, model=name)
@@ -69,8 +75,10 @@ def measure_model(
                 s = samples[worker.side.label]
                 s.wall.append(float(reply["wall"][0]))
                 s.cpu.append(max(float(reply["cpu"][0]), 1e-9))
-            tests["latency"].add(math.log(outcome.b.wall[-1] / outcome.a.wall[-1]))
-            tests["cpu"].add(math.log(outcome.b.cpu[-1] / outcome.a.cpu[-1]))
+            for metric, d in (("latency", math.log(outcome.b.wall[-1] / outcome.a.wall[-1])),
+                              ("cpu", math.log(outcome.b.cpu[-1] / outcome.a.cpu[-1]))):
+                tests[metric].add(d)
+                shown[metric].add(d)
             rounds, now = i + 1, time.perf_counter()
             stop = _stop_reason(settings, gated, rounds, now - sampling_start)
             if stop:
@@ -78,7 +86,7 @@ def measure_model(
                 break
             if now >= next_progress:
                 next_progress = now + PROGRESS_EVERY_S
-                bound = bounds(log_ratios(outcome.a.wall, outcome.b.wall), alpha_each)
+                bound = shown["latency"].bounds()
                 log(f"gate: {name}: {rounds} rounds, latency B/A {bound.ratio:.3f} "
                     f"[{bound.low:.3f}, {bound.high:.3f}] ...")
         outcome.sampling_seconds = time.perf_counter() - sampling_start
@@ -92,14 +100,16 @@ def measure_model(
         for worker in (a, b):
             with contextlib.suppress(WorkerCommandError):
                 worker.call("unload", timeout=60, model=name)
-    if outcome.rounds >= 1:
+    if outcome.rounds >= 1:  # the running intersection: what decided, never contradicting it
         lat = log_ratios(outcome.a.wall[:outcome.rounds], outcome.b.wall[:outcome.rounds])
-        cpu = log_ratios(outcome.a.cpu[:outcome.rounds], outcome.b.cpu[:outcome.rounds])
-        outcome.ratio, outcome.cpu_ratio = bounds(lat, alpha_each), bounds(cpu, alpha_each)
+        outcome.ratio, outcome.cpu_ratio = shown["latency"].bounds(), shown["cpu"].bounds()
         outcome.min_detectable = min_detectable(lat, settings.threshold, alpha_each)
     for metric in settings.gated_metrics:
         outcome.p_fail[metric] = tests[metric].p_fail
         outcome.cleared[metric] = tests[metric].cleared
+        decided_at = tests[metric].decided_at
+        if decided_at is not None:
+            outcome.decided_round[metric] = decided_at
     outcome.seconds = time.perf_counter() - started
     return outcome
 

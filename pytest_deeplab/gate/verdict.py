@@ -41,8 +41,12 @@ def _bounds_text(b: Bounds | None) -> str:
 
 
 def judge(outcome: ModelOutcome, settings: GateSettings, above: set[str]) -> None:
-    """Set the verdict; `above` holds the metrics Holm declared above their threshold."""
-    reasons = outcome.reasons
+    """Set the verdict; `above` holds the metrics Holm declared above their threshold.
+
+    The reasons are rebuilt, not appended to: judging an outcome again repeats nothing.
+    """
+    reasons = outcome.reasons = []
+    outcome.failed = outcome.inconclusive = False
     if outcome.error is not None:
         reasons.append(f"could not run: {outcome.error}")
         outcome.verdict, outcome.failed = ERROR, True
@@ -70,12 +74,12 @@ def judge(outcome: ModelOutcome, settings: GateSettings, above: set[str]) -> Non
     elif undecided:
         outcome.inconclusive = True
         outcome.verdict = INCONCLUSIVE
-        for metric in undecided:
-            reasons.append(
-                f"{METRIC_LABEL[metric]} {_bounds_text(shown[metric])} still straddles "
-                f"{thresholds[metric]:.2f} after {outcome.rounds} rounds "
-                f"({outcome.sampling_seconds:.0f} s; stopped: {outcome.stopped}): "
-                "rerun with a larger --max-seconds on a quieter machine")
+        straddling = [f"{METRIC_LABEL[m]} {_bounds_text(shown[m])} still straddles "
+                      f"{thresholds[m]:.2f}" for m in undecided]
+        reasons.append(
+            f"{' and '.join(straddling)} after {outcome.rounds} rounds "
+            f"({outcome.sampling_seconds:.0f} s; stopped: {outcome.stopped}): "
+            "rerun with a larger --max-seconds on a quieter machine")
     else:
         ratio = outcome.ratio
         assert ratio is not None
