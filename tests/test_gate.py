@@ -124,9 +124,10 @@ def test_same_environment_passes(project: Path, capsys: pytest.CaptureFixture[st
     model = report["models"][0]
     assert model["ratio"]["low"] <= 1.0 <= model["ratio"]["high"]
     assert model["stopped"] == "decided"  # well before the 5 s budget
-    # the verdict's rounds are the rounds shown and the rounds measured
-    assert model["rounds"] == model["ratio"]["pairs"] == len(model["a"]["wall"]) \
-        == len(model["b"]["wall"])
+    # the verdict's rounds are the rounds shown and the rounds measured, 4 calls a side each
+    assert model["calls_per_round"] == 4
+    assert 4 * model["rounds"] == 4 * model["ratio"]["pairs"] == len(model["a"]["wall"]) \
+        == len(model["b"]["wall"]) == 4 * len(model["round_log_ratios"]["latency"])
     assert 1.0 < model["min_detectable"] < 1.2
     assert model["agreement"] == {"scene": 1.0}
     assert report["sides"]["B"]["env"] == {"FAKE_SEED": "1"}
@@ -168,7 +169,7 @@ def test_fixed_rounds_are_exactly_that_many(
 ) -> None:
     assert gate(project, "--rounds", "12", "--json", str(project / "g.json")) in (0, 3)
     model = json.loads((project / "g.json").read_text())["models"][0]
-    assert model["rounds"] == len(model["a"]["wall"]) == 12 and model["stopped"] == "rounds"
+    assert model["rounds"] == len(model["a"]["wall"]) // 4 == 12 and model["stopped"] == "rounds"
 
 
 def test_cpu_time_is_gated_unless_told_not_to(

@@ -31,6 +31,7 @@ from pytest_deeplab.cli.envs import add_install_options
 from pytest_deeplab.options import env_cache_dir
 
 COMMAND = "gate"
+CALLS_PER_ROUND = 4
 
 
 def env_pair(text: str) -> tuple[str, str]:
@@ -87,6 +88,10 @@ def add_gate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--settle", type=float, default=0.0, metavar="SECONDS",
                    help="pause before each timed inference, so thread pools of the side that "
                         "just ran stop spinning (default 0)")
+    p.add_argument("--calls-per-round", type=int, default=CALLS_PER_ROUND, metavar="K",
+                   help="timed calls per side in each round, pairs alternating AB, BA; the "
+                        "round compares the fastest of each side, which filters what a busy "
+                        f"machine adds to a call ({CALLS_PER_ROUND}; 1: one call per side)")
     p.add_argument("--threads", type=int, default=None,
                    help="TensorFlow intra-op threads on both sides (inter-op is then 1)")
     p.add_argument("--confidence", type=float, default=0.95,
@@ -145,6 +150,7 @@ def gate_settings(args: argparse.Namespace, baseline: Any, candidate: Any) -> An
         max_seconds=args.max_seconds,
         warmup=args.warmup,
         settle=args.settle,
+        calls_per_round=args.calls_per_round,
         confidence=args.confidence,
         max_images=args.max_images,
     )
@@ -153,6 +159,8 @@ def gate_settings(args: argparse.Namespace, baseline: Any, candidate: Any) -> An
 def check_gate_args(args: argparse.Namespace) -> None:
     from pytest_deeplab.gate.controller import GateError
 
+    if args.calls_per_round < 1:
+        raise GateError("--calls-per-round must be at least 1")
     if args.rounds is not None and args.rounds < 2:
         raise GateError("--rounds must be at least 2")
     if not 0 < args.confidence < 1:

@@ -59,9 +59,13 @@ class ModelOutcome:
     seconds: float = 0.0  # load, warm-up, rounds and masks
     sampling_seconds: float = 0.0  # the alternating rounds alone
 
+    calls_per_round: int = 1  # calls per side in one round (its fastest gives the ratio)
+    round_log_ratios: dict[str, list[float]] = field(default_factory=dict)  # metric -> per round
+
     @property
     def rounds(self) -> int:
-        return min(len(self.a.wall), len(self.b.wall))
+        """Complete rounds: every side made all its calls."""
+        return min(len(self.a.wall), len(self.b.wall)) // max(self.calls_per_round, 1)
 
     @property
     def worst_agreement(self) -> float | None:
@@ -79,6 +83,8 @@ class ModelOutcome:
             "image": self.image,
             "image_size": list(self.image_size),
             "rounds": self.rounds,
+            "calls_per_round": self.calls_per_round,
+            "round_log_ratios": self.round_log_ratios,
             "stopped": self.stopped,
             "ratio": self.ratio.as_dict() if self.ratio else None,
             "cpu_ratio": self.cpu_ratio.as_dict() if self.cpu_ratio else None,
