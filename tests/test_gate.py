@@ -124,10 +124,10 @@ def test_same_environment_passes(project: Path, capsys: pytest.CaptureFixture[st
     model = report["models"][0]
     assert model["ratio"]["low"] <= 1.0 <= model["ratio"]["high"]
     assert model["stopped"] == "decided"  # well before the 5 s budget
-    # the verdict's rounds are the rounds shown and the rounds measured, 4 calls a side each
-    assert model["calls_per_round"] == 4
-    assert 4 * model["rounds"] == 4 * model["ratio"]["pairs"] == len(model["a"]["wall"]) \
-        == len(model["b"]["wall"]) == 4 * len(model["round_log_ratios"]["latency"])
+    # the verdict's rounds are the rounds shown and the rounds measured
+    assert model["calls_per_round"] == 1
+    assert model["rounds"] == model["ratio"]["pairs"] == len(model["a"]["wall"]) \
+        == len(model["b"]["wall"]) == len(model["round_log_ratios"]["latency"])
     assert 1.0 < model["min_detectable"] < 1.2
     assert model["agreement"] == {"scene": 1.0}
     assert report["sides"]["B"]["env"] == {"FAKE_SEED": "1"}
@@ -167,9 +167,15 @@ def test_a_candidate_at_the_threshold_is_inconclusive(
 def test_fixed_rounds_are_exactly_that_many(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert gate(project, "--rounds", "12", "--json", str(project / "g.json")) in (0, 3)
+    """Rounds of 4 calls per side: 12 rounds are 48 calls on each side, pairs alternating."""
+    assert gate(project, "--rounds", "12", "--calls-per-round", "4",
+                "--json", str(project / "g.json")) in (0, 3)
     model = json.loads((project / "g.json").read_text())["models"][0]
     assert model["rounds"] == len(model["a"]["wall"]) // 4 == 12 and model["stopped"] == "rounds"
+    assert len(model["a"]["wall"]) == len(model["b"]["wall"]) == 48
+    a, b = model["a"]["wall"], model["b"]["wall"]  # each round compares its fastest calls
+    assert model["round_log_ratios"]["latency"][0] == pytest.approx(
+        np.log(min(b[:4]) / min(a[:4])))
 
 
 def test_cpu_time_is_gated_unless_told_not_to(

@@ -256,36 +256,15 @@ def rounds_of(a: np.ndarray, b: np.ndarray, calls: int) -> list[float]:
             for i in range(0, len(a) - calls + 1, calls)]
 
 
-@pytest.mark.parametrize("calls", [1, 4])
-def test_rounds_of_several_calls_keep_the_false_alarm_rate(calls: int) -> None:
+def test_rounds_of_several_calls_keep_the_false_alarm_rate() -> None:
     """A/A against the threshold 1.0 itself (the worst case of the null), every round looked
-    at: the fastest-of-k ratio is as often above as below, so false FAILs stay <= alpha."""
-    rng, alpha, runs = np.random.default_rng(40 + calls), 0.05, 300
+    at: the fastest-of-4 ratio is as often above as below, so false FAILs stay <= alpha."""
+    calls, rng, alpha, runs = 4, np.random.default_rng(44), 0.05, 200
     alarms = 0
     for _ in range(runs):
-        a, b = loaded_calls(rng, 400, 1.0), loaded_calls(rng, 400, 1.0)
+        a, b = loaded_calls(rng, 240, 1.0), loaded_calls(rng, 240, 1.0)
         test = SequentialTest(1.0, alpha)
         for d in rounds_of(a, b, calls):
             test.add(d)
         alarms += test.failed
     assert alarms <= alpha * runs + 2 * math.sqrt(alpha * (1 - alpha) * runs)
-
-
-def test_rounds_of_several_calls_decide_a_5_percent_slowdown_in_fewer_calls() -> None:
-    """Issue 20: under load one call per side left dm05 INCONCLUSIVE at 1.02; comparing the
-    fastest of 4 calls per side FAILs a 5 % slower candidate in fewer calls in all."""
-    rng = np.random.default_rng(50)
-    needed: dict[int, list[int]] = {1: [], 4: []}
-    for _ in range(40):
-        a, b = loaded_calls(rng, 1200, 1.0), loaded_calls(rng, 1200, 1.05)
-        for calls in (1, 4):
-            test = SequentialTest(1.02, 0.0125)
-            spent = 1200
-            for r, d in enumerate(rounds_of(a, b, calls), 1):
-                test.add(d)
-                if test.failed:
-                    spent = r * calls
-                    break
-            needed[calls].append(spent)
-    single, fastest = float(np.median(needed[1])), float(np.median(needed[4]))
-    assert fastest * 2 < single, (single, fastest)

@@ -58,7 +58,8 @@ for step in "${steps[@]}"; do
     slow5)
         repeat prove_slow5 "candidate 5 % slower (busy-wait), $MODELS, --threshold 1.02" "$RUNS" \
             "${ZOO[@]}" --baseline "$PY" --candidate "$PY" --threshold 1.02 \
-            --env-b "PYTHONPATH=$PWD/benchmarks/gate/slow5" --env-b DEEPLAB_SLOWDOWN=1.05 ;;
+            --env-b "PYTHONPATH=$PWD/benchmarks/gate/slow5${PYTHONPATH:+:$PYTHONPATH}" \
+            --env-b DEEPLAB_SLOWDOWN=1.05 ;;
     versions)
         for pair in "tf215_vs_this|tensorflow-cpu==2.15.*|$PY" "this_vs_nightly|$PY|tf-nightly"; do
             IFS='|' read -r tag a b <<< "$pair"

@@ -31,7 +31,7 @@ from pytest_deeplab.cli.envs import add_install_options
 from pytest_deeplab.options import env_cache_dir
 
 COMMAND = "gate"
-CALLS_PER_ROUND = 4
+CALLS_PER_ROUND = 1
 
 
 def env_pair(text: str) -> tuple[str, str]:
@@ -90,8 +90,9 @@ def add_gate_options(p: argparse.ArgumentParser) -> None:
                         "just ran stop spinning (default 0)")
     p.add_argument("--calls-per-round", type=int, default=CALLS_PER_ROUND, metavar="K",
                    help="timed calls per side in each round, pairs alternating AB, BA; the "
-                        "round compares the fastest of each side, which filters what a busy "
-                        f"machine adds to a call ({CALLS_PER_ROUND}; 1: one call per side)")
+                        "round compares the fastest of each side (default "
+                        f"{CALLS_PER_ROUND}: one call per side; measured under load, more "
+                        "calls per round did not decide sooner, see docs/gate-under-load.md)")
     p.add_argument("--threads", type=int, default=None,
                    help="TensorFlow intra-op threads on both sides (inter-op is then 1)")
     p.add_argument("--confidence", type=float, default=0.95,
