@@ -146,6 +146,14 @@ def test_nightlies_are_ordered_by_build_date_and_always_listed() -> None:
     assert build_order(Version("2.21.0")) < build_order(Version("2.22.0.dev20260301"))
 
 
+def test_from_a_release_to_the_nightlies_only_later_builds_are_candidates() -> None:
+    """tensorflow-cpu 2.21.0 (good) .. tf-nightly (bad): the 2.21.0.dev nightlies predate the
+    release, so only the 2.22 and 2.23 nightlies lie between."""
+    listed = between(Version("2.21.0"), Version("2.23.0.dev20261026"), NIGHTLIES,
+                     "tf-nightly", pre=False)
+    assert [str(v) for v in listed] == ["2.22.0.dev20260301", "2.22.0.dev20260601"]
+
+
 def test_a_spec_that_matches_nothing_names_what_exists() -> None:
     with pytest.raises(CandidateError, match=r"matches 'tensorflow-cpu==3\.\*'.*2\.21\.0"):
         pick("tensorflow-cpu==3.*", RELEASES, pre=False)

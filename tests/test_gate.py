@@ -362,3 +362,22 @@ def test_the_bounds_shown_agree_with_a_pass_decided_early(
     assert decided["latency"] < decided["cpu"] <= model["rounds"]
     assert model["ratio"]["high"] < 1.10 and model["cpu_ratio"]["high"] < 1.10
     assert f"r{decided['latency']} |" in out and "intersected over the rounds" in out
+
+
+def test_an_inconclusive_row_says_how_long_a_decision_would_take() -> None:
+    outcome = _outcome((1.09, 1.02, 1.16), cleared=False)
+    outcome.a.wall = outcome.b.wall = [0.1] * 40
+    outcome.sampling_seconds, outcome.load_average = 8.0, 0.5
+    rng = np.random.default_rng(0)  # 24 of 40 rounds above log(1.10): a 60 % split
+    outcome.round_log_ratios = {"latency": list(np.log(1.10) + np.where(
+        rng.permutation(40) < 24, 0.05, -0.05))}
+    judge(outcome, _settings(), set())
+    (reason,) = outcome.reasons
+    from pytest_deeplab.gate.sequential import rounds_to_decide
+
+    need = rounds_to_decide(0.6, 0.05)
+    assert f"load average 0.5; at the split seen, about {need} rounds (~{need * 0.2:.0f} s)" \
+        in reason
+    outcome.load_average = 2.0 * (os.cpu_count() or 1)
+    judge(outcome, _settings(), set())
+    assert "--threads 1 pairs far better" in outcome.reasons[0]

@@ -268,3 +268,17 @@ def test_rounds_of_several_calls_keep_the_false_alarm_rate() -> None:
             test.add(d)
         alarms += test.failed
     assert alarms <= alpha * runs + 2 * math.sqrt(alpha * (1 - alpha) * runs)
+
+
+def test_rounds_to_decide_follows_the_split_between_rounds() -> None:
+    from pytest_deeplab.gate.sequential import rounds_to_decide
+
+    alpha = 0.0125
+    fewest = min(n for n in range(1, 200) if critical_count(n, alpha) <= n)
+    assert rounds_to_decide(1.0, alpha) == fewest  # every round on one side
+    needs = [rounds_to_decide(share, alpha) for share in (0.9, 0.75, 0.6, 0.55)]
+    assert all(isinstance(n, int) for n in needs) and needs == sorted(needs)
+    n = needs[2]
+    assert n is not None and critical_count(n, alpha) <= int(0.6 * n)  # n rounds at 60 % do
+    assert critical_count(n - 1, alpha) > int(0.6 * (n - 1))  # and one fewer does not
+    assert rounds_to_decide(0.5, alpha) is None

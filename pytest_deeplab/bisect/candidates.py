@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -106,6 +106,15 @@ def pick(spec: str, available: Sequence[Version], pre: bool) -> Pinned:
     return Pinned(name, max(matching, key=build_order))
 
 
+def order_between(good: Version, bad: Version) -> Callable[[Version], tuple[int, Version]]:
+    """Build dates when both ends carry one; versions otherwise: from a release to the
+    nightlies, 2.21.0 .. tf-nightly keeps the 2.22 and 2.23 nightlies, not the 2.21.0.dev ones
+    built before that release."""
+    if build_order(good)[0] and build_order(bad)[0]:
+        return build_order
+    return lambda v: (0, v)
+
+
 def between(good: Version, bad: Version, available: Iterable[Version], distribution: str,
             pre: bool) -> list[Version]:
     """Versions strictly between good and bad, ordered from the good end to the bad end.
@@ -113,8 +122,8 @@ def between(good: Version, bad: Version, available: Iterable[Version], distribut
     Good may be the newer one (bisecting what made a model faster): the list then runs
     backwards in time, still from good to bad.
     """
-    low, high = sorted((good, bad), key=build_order)
-    inside = sorted({v for v in available
-                     if build_order(low) < build_order(v) < build_order(high)
-                     and allowed(v, distribution, pre)}, key=build_order)
-    return inside if build_order(good) < build_order(bad) else inside[::-1]
+    key = order_between(good, bad)
+    low, high = sorted((good, bad), key=key)
+    inside = sorted({v for v in available if key(low) < key(v) < key(high)
+                     and allowed(v, distribution, pre)}, key=key)
+    return inside if key(good) < key(bad) else inside[::-1]

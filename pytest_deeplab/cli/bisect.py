@@ -107,7 +107,7 @@ def _end_version(text: str, option: str, distribution: str | None, args: argpars
 
 def plan(args: argparse.Namespace) -> tuple[list[str], dict[str, str], bool]:
     """The points (good end, candidates, bad end) with the version shown for each."""
-    from pytest_deeplab.bisect.candidates import CandidateError, between, build_order
+    from pytest_deeplab.bisect.candidates import CandidateError, between, order_between
     from pytest_deeplab.envs.installer import IndexOptions
 
     if args.candidates is not None:
@@ -121,7 +121,8 @@ def plan(args: argparse.Namespace) -> tuple[list[str], dict[str, str], bool]:
     listed: dict[str, Any] = {}
     bad = _end_version(args.bad, "--bad", None, args, index, listed)
     good = _end_version(args.good, "--good", bad.distribution, args, index, listed)
-    if build_order(good.version) == build_order(bad.version):
+    key = order_between(good.version, bad.version)
+    if key(good.version) == key(bad.version):
         raise CandidateError(f"--good {args.good} and --bad {args.bad} are the same build "
                              f"({bad.version}): nothing lies between them")
     if bad.distribution not in listed:
@@ -134,7 +135,7 @@ def plan(args: argparse.Namespace) -> tuple[list[str], dict[str, str], bool]:
     points = [args.good, *middle, args.bad]
     versions = {args.good: str(good.version), args.bad: str(bad.version),
                 **{p: str(v) for p, v in zip(middle, inside)}}
-    return points, versions, build_order(good.version) > build_order(bad.version)
+    return points, versions, key(good.version) > key(bad.version)
 
 
 def run(args: argparse.Namespace) -> int:

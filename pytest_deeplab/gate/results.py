@@ -59,6 +59,7 @@ class ModelOutcome:
     seconds: float = 0.0  # load, warm-up, rounds and masks
     sampling_seconds: float = 0.0  # the alternating rounds alone
 
+    load_average: float | None = None  # the machine's 1-minute load when sampling ended
     calls_per_round: int = 1  # calls per side in one round (its fastest gives the ratio)
     round_log_ratios: dict[str, list[float]] = field(default_factory=dict)  # metric -> per round
 
@@ -84,6 +85,7 @@ class ModelOutcome:
             "image_size": list(self.image_size),
             "rounds": self.rounds,
             "calls_per_round": self.calls_per_round,
+            "load_average": self.load_average,
             "round_log_ratios": self.round_log_ratios,
             "stopped": self.stopped,
             "ratio": self.ratio.as_dict() if self.ratio else None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 
@@ -88,6 +89,8 @@ def measure_model(
                 log(f"gate: {name}: {rounds} rounds, latency B/A {bound.ratio:.3f} "
                     f"[{bound.low:.3f}, {bound.high:.3f}] ...")
         outcome.sampling_seconds = time.perf_counter() - sampling_start
+        with contextlib.suppress(OSError, AttributeError):  # not on every platform
+            outcome.load_average = os.getloadavg()[0]
         masks_a, masks_b = call_both(workers, "masks", settings.load_timeout, model=name,
                                      limit=settings.max_images)
         outcome.agreement = agreement_by_image(masks_a["masks"], masks_b["masks"])

@@ -191,6 +191,16 @@ class SequentialTest:
         return min(1.0, math.exp(-self.max_log_fail))
 
 
+def rounds_to_decide(share: float, alpha: float, limit: int = 100_000) -> int | None:
+    """Rounds the test would need if `share` of them fell on one side of the cut (the share
+    seen so far): what an INCONCLUSIVE row says a rerun would take. None: beyond `limit`."""
+    if not 0.5 < share <= 1.0:
+        return None
+    n = np.arange(1, limit + 1)
+    reached = np.nonzero(log_evidence(np.floor(share * n), n) >= math.log(1 / alpha))[0]
+    return int(reached[0]) + 1 if reached.size else None
+
+
 def holm(p_values: Sequence[float], alpha: float) -> list[bool]:
     """Holm's step-down: which hypotheses are rejected, family-wise error <= alpha."""
     order = sorted(range(len(p_values)), key=lambda i: p_values[i])
