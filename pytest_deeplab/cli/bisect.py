@@ -164,9 +164,9 @@ def run(args: argparse.Namespace) -> int:
             pins = _pins_for(text, args.pins)
             if pins or not is_existing(text):
                 installer[:] = installer or [installer_from_args(args)]
-            return build_side(label, text, pins, "--bad" if text == args.bad else
-                              "--candidates", rootdir, dict(args.env), args.threads, store,
-                              installer[0] if installer else None, _log)
+            option = {args.good: "--good", args.bad: "--bad"}.get(text, "--candidates")
+            return build_side(label, text, pins, option, rootdir, dict(args.env), args.threads,
+                              store, installer[0] if installer else None, _log)
 
         good = make_side(args.good, "A")
         base = gate_settings(args, good, good)
