@@ -125,8 +125,9 @@ def test_same_environment_passes(project: Path, capsys: pytest.CaptureFixture[st
     assert model["ratio"]["low"] <= 1.0 <= model["ratio"]["high"]
     assert model["stopped"] == "decided"  # well before the 5 s budget
     # the verdict's rounds are the rounds shown and the rounds measured
+    assert model["calls_per_round"] == 1
     assert model["rounds"] == model["ratio"]["pairs"] == len(model["a"]["wall"]) \
-        == len(model["b"]["wall"])
+        == len(model["b"]["wall"]) == len(model["round_log_ratios"]["latency"])
     assert 1.0 < model["min_detectable"] < 1.2
     assert model["agreement"] == {"scene": 1.0}
     assert report["sides"]["B"]["env"] == {"FAKE_SEED": "1"}
@@ -166,9 +167,15 @@ def test_a_candidate_at_the_threshold_is_inconclusive(
 def test_fixed_rounds_are_exactly_that_many(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert gate(project, "--rounds", "12", "--json", str(project / "g.json")) in (0, 3)
+    """Rounds of 4 calls per side: 12 rounds are 48 calls on each side, pairs alternating."""
+    assert gate(project, "--rounds", "12", "--calls-per-round", "4",
+                "--json", str(project / "g.json")) in (0, 3)
     model = json.loads((project / "g.json").read_text())["models"][0]
-    assert model["rounds"] == len(model["a"]["wall"]) == 12 and model["stopped"] == "rounds"
+    assert model["rounds"] == len(model["a"]["wall"]) // 4 == 12 and model["stopped"] == "rounds"
+    assert len(model["a"]["wall"]) == len(model["b"]["wall"]) == 48
+    a, b = model["a"]["wall"], model["b"]["wall"]  # each round compares its fastest calls
+    assert model["round_log_ratios"]["latency"][0] == pytest.approx(
+        np.log(min(b[:4]) / min(a[:4])))
 
 
 def test_cpu_time_is_gated_unless_told_not_to(
@@ -317,3 +324,60 @@ def test_decide_applies_holm_across_models(p_values: tuple[float, float],
                 for i, p in enumerate(p_values)]
     decide(outcomes, _settings())
     assert tuple(o.verdict for o in outcomes) == verdicts
+
+
+def test_the_closing_advice_is_given_once_and_judging_again_repeats_nothing() -> None:
+    """Issue 20: the Markdown's closing lines came twice (once per undecided metric, and again
+    whenever an outcome was judged a second time)."""
+    from pytest_deeplab.gate.controller import GateReport
+    from pytest_deeplab.gate.render import render
+
+    settings = _settings(cpu=True)
+    outcome = _outcome((1.09, 1.02, 1.16), cleared=False)
+    outcome.cleared["cpu"], outcome.p_fail["cpu"] = False, 1.0
+    judge(outcome, settings, set())
+    judge(outcome, settings, set())
+    assert outcome.inconclusive and not outcome.failed and len(outcome.reasons) == 1
+    assert "latency B/A" in outcome.reasons[0] and "CPU time B/A" in outcome.reasons[0]
+    judge(outcome, settings, {"latency"})  # judged again with other evidence: a FAIL only
+    assert outcome.failed and not outcome.inconclusive
+    text = render(GateReport(settings, {}, [outcome], 1.0, 2))
+    assert text.count("Rounds alternate") == 1
+    assert text.count("- m: ") == 1 and "rerun with a larger" not in text
+    assert "threshold.\n\n- m: latency B/A" in text  # a list of its own after the paragraph
+
+
+def test_the_bounds_shown_agree_with_a_pass_decided_early(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Latency is cleared within a few rounds, CPU time (8 % slower, threshold 1.10) takes
+    longer: the latency bounds shown are those that decided, below the threshold, with the
+    round that decided them, not the last round's alone."""
+    code = gate(project, "--env-b", "FAKE_CPU_SCALE=1.08", "--env-b", "FAKE_SEED=3",
+                "--max-seconds", "10", "--json", str(project / "g.json"))
+    out = capsys.readouterr().out
+    assert code == 0, out
+    model = json.loads((project / "g.json").read_text())["models"][0]
+    decided = model["decided_round"]
+    assert decided["latency"] < decided["cpu"] <= model["rounds"]
+    assert model["ratio"]["high"] < 1.10 and model["cpu_ratio"]["high"] < 1.10
+    assert f"r{decided['latency']} |" in out and "intersected over the rounds" in out
+
+
+def test_an_inconclusive_row_says_how_long_a_decision_would_take() -> None:
+    outcome = _outcome((1.09, 1.02, 1.16), cleared=False)
+    outcome.a.wall = outcome.b.wall = [0.1] * 40
+    outcome.sampling_seconds, outcome.load_average = 8.0, 0.5
+    rng = np.random.default_rng(0)  # 24 of 40 rounds above log(1.10): a 60 % split
+    outcome.round_log_ratios = {"latency": list(np.log(1.10) + np.where(
+        rng.permutation(40) < 24, 0.05, -0.05))}
+    judge(outcome, _settings(), set())
+    (reason,) = outcome.reasons
+    from pytest_deeplab.gate.sequential import rounds_to_decide
+
+    need = rounds_to_decide(0.6, 0.05)
+    assert f"load average 0.5; at the split seen, about {need} rounds (~{need * 0.2:.0f} s)" \
+        in reason
+    outcome.load_average = 2.0 * (os.cpu_count() or 1)
+    judge(outcome, _settings(), set())
+    assert "--threads 1 pairs far better" in outcome.reasons[0]

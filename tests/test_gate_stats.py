@@ -51,6 +51,7 @@ def test_noise_figures() -> None:
 # `test_the_error_rate_holds_whatever_the_seed` shows the guarantee does not rest on one seed.
 
 from pytest_deeplab.gate.sequential import (  # noqa: E402
+    RunningBounds,
     SequentialTest,
     bounds,
     critical_count,
@@ -203,3 +204,83 @@ def test_critical_counts_grow_like_a_sign_test_with_a_price_for_peeking() -> Non
         k_any = critical_count(n, 0.005)
         assert k_fixed <= k_any <= k_fixed + 0.1 * n
     assert critical_count(5, 0.005) == 6  # too few rounds: no count can decide
+
+
+# -- the bounds shown: the running intersection, which agrees with the verdict ----------------
+
+def test_running_bounds_are_the_intersection_of_every_rounds_bounds() -> None:
+    d = log_ratio_runs(21, 1, 400, 1.01, 0.06)[0]
+    running = RunningBounds(0.01)
+    low, high = 0.0, math.inf
+    for n, value in enumerate(d, 1):
+        running.add(float(value))
+        b = bounds(d[:n], 0.01)  # the confidence sequence at round n, computed afresh
+        low, high = max(low, b.low), min(high, b.high)
+        shown = running.bounds()
+        assert (shown.low, shown.high, shown.rounds) == pytest.approx((low, high, n))
+    assert shown.ratio == pytest.approx(math.exp(float(np.median(d))))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_metric_cleared_early_keeps_bounds_below_its_threshold(seed: int) -> None:
+    """Issue 20's row: latency cleared on its running evidence, sampling went on (for CPU
+    time), and the last round's bounds straddled the threshold beside a pass. The running
+    intersection cannot: cleared <=> its upper bound lies below, failed <=> its lower above,
+    undecided <=> it straddles, at every round."""
+    threshold, alpha = 1.02, 0.0125
+    d = log_ratio_runs(30 + seed, 1, 600, 0.99 + 0.01 * seed, 0.05)[0]
+    test, running = SequentialTest(threshold, alpha), RunningBounds(alpha)
+    for value in d:
+        test.add(float(value))
+        running.add(float(value))
+        b = running.bounds()
+        assert test.cleared == (b.high < threshold)
+        assert test.failed == (b.low > threshold)
+    last = bounds(d, alpha)  # what the table showed before: the last round's bounds alone
+    if test.cleared:
+        assert test.decided_at is not None and test.decided_at <= len(d)
+        assert running.bounds().high <= last.high
+
+
+# -- rounds of several calls per side: the fastest of each side is compared -------------------
+
+def loaded_calls(rng: np.random.Generator, n: int, scale: float) -> np.ndarray:
+    """Calls on a busy machine: the call's own cost (2 % noise) plus, in most calls, time lost
+    to preemption (up to 1.5 times the cost): what one busy core does to a 2-thread model."""
+    lost = np.where(rng.random(n) < 0.6, rng.uniform(0.0, 1.5, n), 0.0)
+    return 0.2 * scale * np.exp(rng.normal(0, 0.02, n)) * (1 + lost)
+
+
+def rounds_of(a: np.ndarray, b: np.ndarray, calls: int) -> list[float]:
+    from pytest_deeplab.gate.sampling import round_log_ratio
+
+    return [round_log_ratio(a[: i + calls], b[: i + calls], calls)
+            for i in range(0, len(a) - calls + 1, calls)]
+
+
+def test_rounds_of_several_calls_keep_the_false_alarm_rate() -> None:
+    """A/A against the threshold 1.0 itself (the worst case of the null), every round looked
+    at: the fastest-of-4 ratio is as often above as below, so false FAILs stay <= alpha."""
+    calls, rng, alpha, runs = 4, np.random.default_rng(44), 0.05, 200
+    alarms = 0
+    for _ in range(runs):
+        a, b = loaded_calls(rng, 240, 1.0), loaded_calls(rng, 240, 1.0)
+        test = SequentialTest(1.0, alpha)
+        for d in rounds_of(a, b, calls):
+            test.add(d)
+        alarms += test.failed
+    assert alarms <= alpha * runs + 2 * math.sqrt(alpha * (1 - alpha) * runs)
+
+
+def test_rounds_to_decide_follows_the_split_between_rounds() -> None:
+    from pytest_deeplab.gate.sequential import rounds_to_decide
+
+    alpha = 0.0125
+    fewest = min(n for n in range(1, 200) if critical_count(n, alpha) <= n)
+    assert rounds_to_decide(1.0, alpha) == fewest  # every round on one side
+    needs = [rounds_to_decide(share, alpha) for share in (0.9, 0.75, 0.6, 0.55)]
+    assert all(isinstance(n, int) for n in needs) and needs == sorted(needs)
+    n = needs[2]
+    assert n is not None and critical_count(n, alpha) <= int(0.6 * n)  # n rounds at 60 % do
+    assert critical_count(n - 1, alpha) > int(0.6 * (n - 1))  # and one fewer does not
+    assert rounds_to_decide(0.5, alpha) is None

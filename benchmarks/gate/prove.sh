@@ -8,6 +8,11 @@
 # versions TF 2.15 (built from a spec) vs TF 2.21 (this interpreter) vs the newest tf-nightly.
 # Every run uses the defaults otherwise (--max-seconds 60, --confidence 0.95): the thresholds
 # are the issue's, the budget is the default, nothing was tuned to these figures.
+# Under load (issue 20):  LOAD=1 TURNS=1 MODELS=real-mnv2-dm05 RUNS=20 prove.sh aa slow5
+# LOAD=1    a second process keeps core 0 busy for the whole proof (a controlled load)
+# TURNS=1   the steps take turns run by run (aa 1, slow5 1, aa 2, ...), so an interrupted proof
+#           has as many runs of each; results accumulate in $OUT/<step>.json
+# CALLS=K   --calls-per-round K (default: the gate's); CALLS=1 is the one-call rounds of before
 set -u
 cd "$(dirname "$0")/../.."
 PY=${PY:-$(command -v python)}
@@ -16,17 +21,35 @@ OUT=${OUT:-benchmarks/gate/results}
 THREADS=${THREADS:-2}
 MODELS=${MODELS:-mini_mnv2_os16,mini_xception_aspp_os8,mini_deeplabv3plus,real-mnv2-dm05,real-deeplabv3-tflite}
 mkdir -p "$OUT"
-ZOO=(--config ci/real-zoo.toml --models "$MODELS" --threads "$THREADS")
+CONFIG=${CONFIG:-ci/real-zoo.toml}
+ZOO=(--config "$CONFIG" --models "$MODELS" --threads "$THREADS")
+[ -n "${CALLS:-}" ] && ZOO+=(--calls-per-round "$CALLS")
+APPEND=()
+[ -n "${TURNS:-}" ] && APPEND=(--append)
 
 repeat() {  # repeat NAME LABEL RUNS GATE-ARGS...
     local name=$1 label=$2 runs=$3
     shift 3
-    "$PY" benchmarks/gate/repeat_gate.py --runs "$runs" --label "$label" \
+    "$PY" benchmarks/gate/repeat_gate.py --runs "$runs" --label "$label" "${APPEND[@]}" \
         --out "$OUT/$name.json" -- "$@" | tee "$OUT/$name.md"
 }
 
+if [ -n "${LOAD:-}" ]; then  # one core busy for as long as the proof runs
+    "$PY" -c 'import os; os.sched_setaffinity(0, {0})
+while True: pass' &
+    BUSY=$!
+    trap 'kill $BUSY' EXIT
+fi
+
 steps=("$@")
 [ ${#steps[@]} -eq 0 ] && steps=(aa slow5)
+if [ -n "${TURNS:-}" ]; then  # every step once per turn, RUNS turns
+    total=$RUNS
+    RUNS=1
+    turns=()
+    for ((i = 0; i < total; i++)); do turns+=("${steps[@]}"); done
+    steps=("${turns[@]}")
+fi
 for step in "${steps[@]}"; do
     case $step in
     aa)
@@ -35,7 +58,8 @@ for step in "${steps[@]}"; do
     slow5)
         repeat prove_slow5 "candidate 5 % slower (busy-wait), $MODELS, --threshold 1.02" "$RUNS" \
             "${ZOO[@]}" --baseline "$PY" --candidate "$PY" --threshold 1.02 \
-            --env-b "PYTHONPATH=$PWD/benchmarks/gate/slow5" --env-b DEEPLAB_SLOWDOWN=1.05 ;;
+            --env-b "PYTHONPATH=$PWD/benchmarks/gate/slow5${PYTHONPATH:+:$PYTHONPATH}" \
+            --env-b DEEPLAB_SLOWDOWN=1.05 ;;
     versions)
         for pair in "tf215_vs_this|tensorflow-cpu==2.15.*|$PY" "this_vs_nightly|$PY|tf-nightly"; do
             IFS='|' read -r tag a b <<< "$pair"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -58,10 +59,36 @@ def _bounds(r: dict[str, Any] | None) -> str:
     return f"{r['ratio']:.3f} [{r['low']:.3f}, {high}]"
 
 
+def _binomial_cdf(k: int, n: int, p: float) -> float:
+    return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k + 1))
+
+
+def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Exact two-sided interval for a rate of k in n (bisection on the binomial tails)."""
+    tail = (1 - confidence) / 2
+
+    def solve(target: Any) -> float:
+        lo, hi = 0.0, 1.0
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if target(mid) else (lo, mid)
+        return (lo + hi) / 2
+
+    low = 0.0 if k == 0 else solve(lambda p: 1 - _binomial_cdf(k - 1, n, p) < tail)
+    high = 1.0 if k == n else solve(lambda p: _binomial_cdf(k, n, p) > tail)
+    return low, high
+
+
+def _rate(k: int, n: int) -> str:
+    low, high = clopper_pearson(k, n)
+    return f"{k}/{n} = {k / n:.0%} [95 % CI {low:.0%}, {high:.0%}]" if n else "-"
+
+
 def summarise(label: str, runs: list[dict[str, Any]]) -> str:
     alarms = sum(r["exit"] == 1 for r in runs)
     unsure = sum(r["exit"] == 3 for r in runs)
     errors = sum(r["exit"] not in (0, 1, 3) for r in runs)
+    passed = sum(r["exit"] == 0 for r in runs)
     models = [m for r in runs for m in (r["report"] or {}).get("models", [])]
     decided = sorted(m["seconds"] for m in models if m.get("stopped") == "decided")
     median = f"{decided[len(decided) // 2]:.0f} s" if decided else "-"
@@ -71,6 +98,8 @@ def summarise(label: str, runs: list[dict[str, Any]]) -> str:
              f"decided, median wall time per decided model {median}; load average "
              f"{min(r['load_before'] for r in runs):.1f}-"
              f"{max(r['load_after'] for r in runs):.1f}", "",
+             f"rates: FAIL (exit 1) {_rate(alarms, len(runs))}; pass (exit 0) "
+             f"{_rate(passed, len(runs))}; INCONCLUSIVE (exit 3) {_rate(unsure, len(runs))}", "",
              "| run | exit | model | rounds (stop) | median A / B (ms) | latency B/A [bounds] | "
              "CPU B/A [bounds] | detectable B/A | agreement | verdict | model s |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -96,14 +125,18 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--label", default="gate")
     parser.add_argument("--out", type=Path, default=None, help="JSON with every run's report")
+    parser.add_argument("--append", action="store_true",
+                        help="add to the runs already in --out (series run in turns)")
     parser.add_argument("gate_args", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     gate_args = args.gate_args[1:] if args.gate_args[:1] == ["--"] else args.gate_args
     runs: list[dict[str, Any]] = []
-    for i in range(args.runs):
+    if args.append and args.out and args.out.is_file():
+        runs = json.loads(args.out.read_text())["runs"]
+    for i in range(len(runs), len(runs) + args.runs):
         run = one_run(gate_args)
         runs.append(run)
-        print(f"[{args.label}] run {i + 1}/{args.runs}: exit {run['exit']} "
+        print(f"[{args.label}] run {i + 1}: exit {run['exit']} "
               f"({run['seconds']:.0f} s)\n{run['table']}", file=sys.stderr, flush=True)
         if args.out:  # after every run: an interrupted series keeps what it measured
             args.out.parent.mkdir(parents=True, exist_ok=True)

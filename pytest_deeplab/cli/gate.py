@@ -31,13 +31,17 @@ from pytest_deeplab.cli.envs import add_install_options
 from pytest_deeplab.options import env_cache_dir
 
 COMMAND = "gate"
+CALLS_PER_ROUND = 1
 
 
-def _env_pair(text: str) -> tuple[str, str]:
+def env_pair(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     return key, value
+
+
+_env_pair = env_pair  # the name cli/explain.py imports
 
 
 def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -54,10 +58,17 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
                    help="extra pin for a spec baseline, e.g. 'numpy<2' (repeatable)")
     p.add_argument("--with-b", action="append", default=[], metavar="REQ",
                    help="extra pin for a spec candidate (repeatable)")
-    p.add_argument("--env-a", action="append", type=_env_pair, default=[], metavar="K=V",
+    p.add_argument("--env-a", action="append", type=env_pair, default=[], metavar="K=V",
                    help="environment variable for A only (repeatable)")
-    p.add_argument("--env-b", action="append", type=_env_pair, default=[], metavar="K=V",
+    p.add_argument("--env-b", action="append", type=env_pair, default=[], metavar="K=V",
                    help="environment variable for B only (repeatable)")
+    p.add_argument("--threads-a", type=int, default=None, help="intra-op threads for A only")
+    p.add_argument("--threads-b", type=int, default=None, help="intra-op threads for B only")
+    add_gate_options(p)
+
+
+def add_gate_options(p: argparse.ArgumentParser) -> None:
+    """What a gate measures and how it decides; shared with `bisect`, which runs gates."""
     p.add_argument("--models", default="bundled,user",
                    help="SPEC as for --deeplab-models (default: bundled,user)")
     p.add_argument("--threshold", type=float, default=1.10,
@@ -77,10 +88,13 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--settle", type=float, default=0.0, metavar="SECONDS",
                    help="pause before each timed inference, so thread pools of the side that "
                         "just ran stop spinning (default 0)")
+    p.add_argument("--calls-per-round", type=int, default=CALLS_PER_ROUND, metavar="K",
+                   help="timed calls per side in each round, pairs alternating AB, BA; the "
+                        "round compares the fastest of each side (default "
+                        f"{CALLS_PER_ROUND}: one call per side; measured under load, more "
+                        "calls per round did not decide sooner, see docs/gate-under-load.md)")
     p.add_argument("--threads", type=int, default=None,
                    help="TensorFlow intra-op threads on both sides (inter-op is then 1)")
-    p.add_argument("--threads-a", type=int, default=None, help="intra-op threads for A only")
-    p.add_argument("--threads-b", type=int, default=None, help="intra-op threads for B only")
     p.add_argument("--confidence", type=float, default=0.95,
                    help="family-wise: a run raises a false FAIL with probability at most "
                         "1 - this, over all models and metrics (0.95)")
@@ -97,11 +111,9 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 def settings_from_args(args: argparse.Namespace, log: Any) -> Any:
     from pytest_deeplab.cli.envs import installer_from_args, store_from_args
-    from pytest_deeplab.gate.controller import GateSettings
     from pytest_deeplab.gate.sides import build_side
 
     rootdir = args.rootdir.resolve()
-    cache = args.cache_dir or env_cache_dir()
     store, installer = store_from_args(args), None
     if args.threads_a is None:
         args.threads_a = args.threads
@@ -112,15 +124,23 @@ def settings_from_args(args: argparse.Namespace, log: Any) -> Any:
         ("A", args.baseline, args.with_a, args.env_a, args.threads_a, "--baseline"),
         ("B", args.candidate, args.with_b, args.env_b, args.threads_b, "--candidate"),
     ):
-        if installer is None and not _is_existing(text):
+        if installer is None and not is_existing(text):
             installer = installer_from_args(args)
         sides.append(build_side(label, text, pins, option, rootdir, dict(env), threads, store,
                                 installer, log))
+    return gate_settings(args, sides[0], sides[1])
+
+
+def gate_settings(args: argparse.Namespace, baseline: Any, candidate: Any) -> Any:
+    """GateSettings for two sides from the shared gate options (gate and bisect)."""
+    from pytest_deeplab.gate.controller import GateSettings
+
+    cache = args.cache_dir or env_cache_dir()
     return GateSettings(
-        baseline=sides[0],
-        candidate=sides[1],
+        baseline=baseline,
+        candidate=candidate,
         models=args.models,
-        rootdir=rootdir,
+        rootdir=args.rootdir.resolve(),
         config_file=args.config.resolve() if args.config else None,
         cache_dir=Path(cache).resolve() if cache else None,
         mirrors=list(args.mirror),
@@ -132,12 +152,24 @@ def settings_from_args(args: argparse.Namespace, log: Any) -> Any:
         max_seconds=args.max_seconds,
         warmup=args.warmup,
         settle=args.settle,
+        calls_per_round=args.calls_per_round,
         confidence=args.confidence,
         max_images=args.max_images,
     )
 
 
-def _is_existing(text: str) -> bool:
+def check_gate_args(args: argparse.Namespace) -> None:
+    from pytest_deeplab.gate.controller import GateError
+
+    if args.calls_per_round < 1:
+        raise GateError("--calls-per-round must be at least 1")
+    if args.rounds is not None and args.rounds < 2:
+        raise GateError("--rounds must be at least 2")
+    if not 0 < args.confidence < 1:
+        raise GateError(f"--confidence must lie in (0, 1), got {args.confidence}")
+
+
+def is_existing(text: str) -> bool:
     """An interpreter or tox environment: nothing to resolve, no installer needed."""
     return text.startswith("tox:") or os.sep in text or shutil.which(text) is not None
 
@@ -152,10 +184,7 @@ def run(args: argparse.Namespace) -> int:
     from pytest_deeplab.gate.controller import EXIT_ERROR, GateError, render, run_gate
 
     try:
-        if args.rounds is not None and args.rounds < 2:
-            raise GateError("--rounds must be at least 2")
-        if not 0 < args.confidence < 1:
-            raise GateError(f"--confidence must lie in (0, 1), got {args.confidence}")
+        check_gate_args(args)
         settings = settings_from_args(args, _log)
         report = run_gate(settings, _log)
     except (GateError, EnvSpecError, InstallError) as exc:
@@ -165,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
         print("pytest-deeplab gate: interrupted", file=sys.stderr)
         return EXIT_ERROR
     markdown = render(report, markdown=True)
-    print(render(report, markdown=False) if args.text else markdown)
+    print(render(report, markdown=False) if args.text else markdown, end="")
     if args.markdown:
         args.markdown.write_text(markdown, encoding="utf-8")
     if args.json:

@@ -64,7 +64,7 @@ def _command_modules() -> list[Any]:
 EXTRA_COMMANDS: tuple[str, ...] = (
     "pytest_deeplab.cli.gate", "pytest_deeplab.cli.compare", "pytest_deeplab.cli.inspect",
     "pytest_deeplab.cli.report", "pytest_deeplab.cli.envs", "pytest_deeplab.cli.explain",
-    "pytest_deeplab.cli.merge",
+    "pytest_deeplab.cli.merge", "pytest_deeplab.cli.bisect",
 )
 
 

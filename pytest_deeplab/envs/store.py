@@ -111,7 +111,7 @@ class EnvStore:
             for env_dir in sorted(p for p in self.root.iterdir() if p.is_dir()):
                 record = self.read(env_dir)
                 if record is not None:
-                    record.size_bytes = _size(env_dir)
+                    record.size_bytes = size_on_disk(env_dir)
                     found.append(record)
         return sorted(found, key=lambda r: -r.last_used)
 
@@ -133,7 +133,8 @@ class EnvStore:
         return True
 
 
-def _size(path: Path) -> int:
+def size_on_disk(path: Path) -> int:
+    """Bytes of the files under `path` (hard links to uv's cache counted in full)."""
     total = 0
     for item in path.rglob("*"):
         try:

@@ -44,6 +44,8 @@ class Side:
     origin: str = "interpreter"  # "interpreter", "tox:NAME", or the built environment's name
     expected: dict[str, str] = field(default_factory=dict)  # distribution -> version
     expected_tensorflow: tuple[str, str] | None = None  # (distribution, version)
+    env_dir: str | None = None  # a spec's environment: its folder under <cache>/envs
+    built_now: bool = False  # that environment was built for this run (not reused)
 
 
 class WorkerProcess:

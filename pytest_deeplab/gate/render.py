@@ -29,8 +29,11 @@ def _bound(value: float) -> str:
     return "-" if value in (0.0, math.inf) else f"{value:.3f}"
 
 
-def _ratio(r: Bounds | None) -> str:
-    return "-" if r is None else f"{r.ratio:.3f} [{_bound(r.low)}, {_bound(r.high)}]"
+def _ratio(r: Bounds | None, decided_round: int | None = None) -> str:
+    if r is None:
+        return "-"
+    at = "" if decided_round is None else f" r{decided_round}"
+    return f"{r.ratio:.3f} [{_bound(r.low)}, {_bound(r.high)}]{at}"
 
 
 def _detectable(value: float) -> str:
@@ -72,8 +75,8 @@ def render(report: GateReport, markdown: bool = True) -> str:
             f"{m.rounds} ({m.stopped or '-'}, {m.sampling_seconds:.0f} s)",
             f"{_ms(sa['first_call_s'])} / {_ms(sb['first_call_s'])}",
             f"{_ms(sa['median_s'])} / {_ms(sb['median_s'])}",
-            _ratio(m.ratio),
-            _ratio(m.cpu_ratio),
+            _ratio(m.ratio, m.decided_round.get("latency")),
+            _ratio(m.cpu_ratio, m.decided_round.get("cpu")),
             _detectable(m.min_detectable),
             "-" if worst is None else f"{worst:.4%} ({len(m.agreement)} images)",
             f"**{m.verdict}**" if markdown and (m.failed or m.inconclusive) else m.verdict,
@@ -91,18 +94,22 @@ def render(report: GateReport, markdown: bool = True) -> str:
         verdict = f"PASS: {len(report.models)} models"
     method = (f"Rounds alternate A/B until each gated metric is decided or {s.max_seconds:.0f} s "
               f"per model are spent. Bounds: anytime-valid confidence sequence of the median "
-              f"per-round ratio, each bound at {1 - each:.2%} ({alpha:.0%} over "
-              f"{report.hypotheses} hypotheses); false FAILs in the whole run <= {alpha:.0%} "
-              "(Holm). detectable B/A: the smallest latency ratio these rounds would have "
-              "shown above the threshold.")
+              f"per-round ratio, intersected over the rounds (so they agree with the verdict), "
+              f"each bound at {1 - each:.2%} ({alpha:.0%} over {report.hypotheses} "
+              f"hypotheses); rN: the round at which that gated metric was decided; false FAILs "
+              f"in the whole run <= {alpha:.0%} (Holm). detectable B/A: the smallest latency "
+              "ratio these rounds would have shown above the threshold.")
     lines = [f"### {title}" if markdown else title, "",
              format_table(["", "A", "B"], env_rows, markdown), "",
              format_table(header, rows, markdown), "",
              f"{verdict}; {report.seconds:.0f} s in all.", "", method]
+    reasons: list[str] = []
     for m in [*failed, *unsure]:
-        lines.extend(f"- {m.name}: {reason}" for reason in m.reasons)
+        reasons.extend(f"- {m.name}: {reason}" for reason in m.reasons)
         if m.failed and any(r.startswith(("latency B/A", "CPU time B/A")) for r in m.reasons):
             from pytest_deeplab.explain.hint import gate_latency_command
 
-            lines.append(f"  - where the time went: `{gate_latency_command(m.name, s)}`")
+            reasons.append(f"  - where the time went: `{gate_latency_command(m.name, s)}`")
+    if reasons:  # each once, after a blank line: a list of its own, not the paragraph's tail
+        lines += ["", *dict.fromkeys(reasons)]
     return "\n".join(lines) + "\n"

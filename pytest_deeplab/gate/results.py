@@ -47,9 +47,11 @@ class ModelOutcome:
     min_detectable: float = float("inf")  # smallest latency B/A these rounds would FAIL
     p_fail: dict[str, float] = field(default_factory=dict)  # metric -> anytime p-value
     cleared: dict[str, bool] = field(default_factory=dict)  # metric -> decisively below
+    decided_round: dict[str, int] = field(default_factory=dict)  # metric -> round it decided
     stopped: str = ""  # decided | budget | rounds | max rounds
     agreement: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    error_side: str | None = None  # "A" or "B" when one worker could not load or run it
     verdict: str = ""
     failed: bool = False
     inconclusive: bool = False
@@ -57,9 +59,14 @@ class ModelOutcome:
     seconds: float = 0.0  # load, warm-up, rounds and masks
     sampling_seconds: float = 0.0  # the alternating rounds alone
 
+    load_average: float | None = None  # the machine's 1-minute load when sampling ended
+    calls_per_round: int = 1  # calls per side in one round (its fastest gives the ratio)
+    round_log_ratios: dict[str, list[float]] = field(default_factory=dict)  # metric -> per round
+
     @property
     def rounds(self) -> int:
-        return min(len(self.a.wall), len(self.b.wall))
+        """Complete rounds: every side made all its calls."""
+        return min(len(self.a.wall), len(self.b.wall)) // max(self.calls_per_round, 1)
 
     @property
     def worst_agreement(self) -> float | None:
@@ -73,14 +80,19 @@ class ModelOutcome:
             "inconclusive": self.inconclusive,
             "reasons": self.reasons,
             "error": self.error,
+            "error_side": self.error_side,
             "image": self.image,
             "image_size": list(self.image_size),
             "rounds": self.rounds,
+            "calls_per_round": self.calls_per_round,
+            "load_average": self.load_average,
+            "round_log_ratios": self.round_log_ratios,
             "stopped": self.stopped,
             "ratio": self.ratio.as_dict() if self.ratio else None,
             "cpu_ratio": self.cpu_ratio.as_dict() if self.cpu_ratio else None,
             "min_detectable": self.min_detectable,
             "p_fail": self.p_fail,
+            "decided_round": self.decided_round,
             "agreement": self.agreement,
             "min_agreement": self.min_agreement,
             "a": {**self.a.summary(), "wall": self.a.wall, "cpu": self.a.cpu},

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from pytest_deeplab.gate.process import WorkerCommandError, WorkerProcess, call_both
 from pytest_deeplab.gate.results import ModelOutcome
-from pytest_deeplab.gate.sequential import SequentialTest, bounds, log_ratios, min_detectable
+from pytest_deeplab.gate.sequential import RunningBounds, SequentialTest, min_detectable
 from pytest_deeplab.gate.settings import GateSettings
 from pytest_deeplab.gate.worker import decode_mask
 
@@ -41,6 +42,7 @@ def measure_model(
     tests = {"latency": SequentialTest(settings.threshold, alpha_each),
              "cpu": SequentialTest(settings.cpu_threshold or settings.threshold, alpha_each)}
     gated = [tests[m] for m in settings.gated_metrics]
+    shown = {"latency": RunningBounds(alpha_each), "cpu": RunningBounds(alpha_each)}
     try:
         for worker in (a, b):  # one after the other: a first call must not share the CPU
             reply = worker.call("load", timeout=settings.load_timeout, model=name)
@@ -60,17 +62,22 @@ def measure_model(
         timeout = max(60.0, 50 * max(steady))
         sampling_start = time.perf_counter()
         next_progress = sampling_start + PROGRESS_EVERY_S
+        k = outcome.calls_per_round = settings.calls_per_round
         while True:
-            i = len(outcome.a.wall)
-            for worker in (a, b) if i % 2 == 0 else (b, a):
-                if settings.settle:
-                    time.sleep(settings.settle)
-                reply = worker.call("infer", timeout=timeout, model=name, n=1)
-                s = samples[worker.side.label]
-                s.wall.append(float(reply["wall"][0]))
-                s.cpu.append(max(float(reply["cpu"][0]), 1e-9))
-            tests["latency"].add(math.log(outcome.b.wall[-1] / outcome.a.wall[-1]))
-            tests["cpu"].add(math.log(outcome.b.cpu[-1] / outcome.a.cpu[-1]))
+            i = outcome.rounds
+            for j in range(k):  # pairs alternate AB, BA: each side as often first as second
+                for worker in (a, b) if (i * k + j) % 2 == 0 else (b, a):
+                    if settings.settle:
+                        time.sleep(settings.settle)
+                    reply = worker.call("infer", timeout=timeout, model=name, n=1)
+                    s = samples[worker.side.label]
+                    s.wall.append(float(reply["wall"][0]))
+                    s.cpu.append(max(float(reply["cpu"][0]), 1e-9))
+            for metric, d in (("latency", round_log_ratio(outcome.a.wall, outcome.b.wall, k)),
+                              ("cpu", round_log_ratio(outcome.a.cpu, outcome.b.cpu, k))):
+                tests[metric].add(d)
+                shown[metric].add(d)
+                outcome.round_log_ratios.setdefault(metric, []).append(d)
             rounds, now = i + 1, time.perf_counter()
             stop = _stop_reason(settings, gated, rounds, now - sampling_start)
             if stop:
@@ -78,29 +85,45 @@ def measure_model(
                 break
             if now >= next_progress:
                 next_progress = now + PROGRESS_EVERY_S
-                bound = bounds(log_ratios(outcome.a.wall, outcome.b.wall), alpha_each)
+                bound = shown["latency"].bounds()
                 log(f"gate: {name}: {rounds} rounds, latency B/A {bound.ratio:.3f} "
                     f"[{bound.low:.3f}, {bound.high:.3f}] ...")
         outcome.sampling_seconds = time.perf_counter() - sampling_start
+        with contextlib.suppress(OSError, AttributeError):  # not on every platform
+            outcome.load_average = os.getloadavg()[0]
         masks_a, masks_b = call_both(workers, "masks", settings.load_timeout, model=name,
                                      limit=settings.max_images)
         outcome.agreement = agreement_by_image(masks_a["masks"], masks_b["masks"])
     except (WorkerCommandError, MaskMismatch) as exc:
         outcome.error = str(exc)
+        outcome.error_side = exc.side if isinstance(exc, WorkerCommandError) else None
     finally:
         for worker in (a, b):
             with contextlib.suppress(WorkerCommandError):
                 worker.call("unload", timeout=60, model=name)
-    if outcome.rounds >= 1:
-        lat = log_ratios(outcome.a.wall[:outcome.rounds], outcome.b.wall[:outcome.rounds])
-        cpu = log_ratios(outcome.a.cpu[:outcome.rounds], outcome.b.cpu[:outcome.rounds])
-        outcome.ratio, outcome.cpu_ratio = bounds(lat, alpha_each), bounds(cpu, alpha_each)
+    if outcome.rounds >= 1:  # the running intersection: what decided, never contradicting it
+        lat = np.asarray(outcome.round_log_ratios["latency"])
+        outcome.ratio, outcome.cpu_ratio = shown["latency"].bounds(), shown["cpu"].bounds()
         outcome.min_detectable = min_detectable(lat, settings.threshold, alpha_each)
     for metric in settings.gated_metrics:
         outcome.p_fail[metric] = tests[metric].p_fail
         outcome.cleared[metric] = tests[metric].cleared
+        decided_at = tests[metric].decided_at
+        if decided_at is not None:
+            outcome.decided_round[metric] = decided_at
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def round_log_ratio(a: Sequence[float], b: Sequence[float], calls: int) -> float:
+    """log(B/A) of one round: the fastest of its `calls` calls on each side.
+
+    On a busy machine a call's time is its own cost plus whatever preempted it; the fastest
+    of a few calls made side by side is the least disturbed, and under "B takes r times as
+    long as A" the fastest of B over the fastest of A still has median r, so the sign test
+    stays valid. One call per side (calls=1) is the plain per-round ratio.
+    """
+    return math.log(min(b[-calls:]) / min(a[-calls:]))
 
 
 def _stop_reason(settings: GateSettings, gated: Sequence[SequentialTest], rounds: int,

@@ -20,6 +20,7 @@ a non-negative supermartingale with E_0 = 1 under the null, so P(E_n >= 1/alpha 
 
 from __future__ import annotations
 
+import bisect as sorted_insert
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -109,6 +110,41 @@ def min_detectable(d: np.ndarray, threshold: float, alpha: float) -> float:
     return float(threshold * math.exp(-centred[n - k]))
 
 
+class RunningBounds:
+    """The confidence sequence intersected over every round so far: what the table shows.
+
+    Each round's bounds hold at every round at once, so their running intersection (the
+    highest lower bound and the lowest upper bound seen) is anytime-valid too, and it agrees
+    with the tests: a metric cleared at some round keeps an upper bound below its threshold
+    however long sampling goes on for another metric. The critical count grows by 0 or 1 per
+    round, so each round costs one sorted insert and an evidence evaluation or two.
+    """
+
+    def __init__(self, alpha: float) -> None:
+        self.alpha, self._level = alpha, math.log(1 / alpha)
+        self.sorted: list[float] = []
+        self.k = 1
+        self.low, self.high = -math.inf, math.inf  # log space
+
+    def add(self, log_ratio: float) -> None:
+        sorted_insert.insort(self.sorted, log_ratio)
+        n = len(self.sorted)
+        while self.k <= n and float(log_evidence(self.k, n)) < self._level:
+            self.k += 1
+        if self.k <= n:
+            self.low = max(self.low, self.sorted[n - self.k])
+            self.high = min(self.high, self.sorted[self.k - 1])
+
+    def bounds(self) -> Bounds:
+        n = len(self.sorted)
+        if n == 0:
+            return Bounds(float("nan"), 0.0, math.inf, 0, self.alpha)
+        return Bounds(math.exp(float(np.median(self.sorted))),
+                      math.exp(self.low) if self.low > -math.inf else 0.0,
+                      math.exp(self.high) if self.high < math.inf else math.inf,
+                      n, self.alpha)
+
+
 @dataclass
 class SequentialTest:
     """Running evidence about one metric of one model against its threshold.
@@ -124,6 +160,7 @@ class SequentialTest:
     rounds: int = 0
     max_log_fail: float = 0.0
     max_log_clear: float = 0.0
+    decided_at: int | None = None  # the round at which it first failed or cleared
 
     def add(self, log_ratio: float) -> None:
         cut = math.log(self.threshold)
@@ -133,6 +170,8 @@ class SequentialTest:
         self.max_log_fail = max(self.max_log_fail, float(log_evidence(self.above, self.rounds)))
         self.max_log_clear = max(self.max_log_clear,
                                  float(log_evidence(self.below, self.rounds)))
+        if self.decided_at is None and self.decided:
+            self.decided_at = self.rounds
 
     @property
     def failed(self) -> bool:
@@ -150,6 +189,16 @@ class SequentialTest:
     def p_fail(self) -> float:
         """Anytime-valid p-value of "not above the threshold" (for Holm across models)."""
         return min(1.0, math.exp(-self.max_log_fail))
+
+
+def rounds_to_decide(share: float, alpha: float, limit: int = 100_000) -> int | None:
+    """Rounds the test would need if `share` of them fell on one side of the cut (the share
+    seen so far): what an INCONCLUSIVE row says a rerun would take. None: beyond `limit`."""
+    if not 0.5 < share <= 1.0:
+        return None
+    n = np.arange(1, limit + 1)
+    reached = np.nonzero(log_evidence(np.floor(share * n), n) >= math.log(1 / alpha))[0]
+    return int(reached[0]) + 1 if reached.size else None
 
 
 def holm(p_values: Sequence[float], alpha: float) -> list[bool]:

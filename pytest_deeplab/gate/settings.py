@@ -27,6 +27,7 @@ class GateSettings:
     max_rounds: int = 20000
     warmup: int = 5
     settle: float = 0.0  # pause before each timed call: lets the other side's threads sleep
+    calls_per_round: int = 1  # calls per side per round; the fastest of each side is compared
     confidence: float = 0.95  # family-wise: P(any false FAIL in the whole run) <= 1 - this
     max_images: int | None = None
     load_timeout: float = 900.0

@@ -38,4 +38,5 @@ def build_side(label: str, text: str, pins: Sequence[str], option: str, rootdir:
     return Side(label, built.python, env, threads, asked=asked,
                 origin=f"{Path(built.record.path).name} ({'reused' if built.reused else 'built'}"
                        f" with {built.record.installer.split(' (')[0]})",
-                expected=dict(built.expected), expected_tensorflow=built.tensorflow)
+                expected=dict(built.expected), expected_tensorflow=built.tensorflow,
+                env_dir=built.record.path, built_now=not built.reused)

@@ -10,10 +10,12 @@ the run could not tell, and says so instead of passing.
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Sequence
 
 from pytest_deeplab.gate.results import ERROR, FAIL, INCONCLUSIVE, ModelOutcome
-from pytest_deeplab.gate.sequential import Bounds, holm
+from pytest_deeplab.gate.sequential import Bounds, holm, rounds_to_decide
 from pytest_deeplab.gate.settings import GateSettings
 
 METRIC_LABEL = {"latency": "latency B/A", "cpu": "CPU time B/A"}
@@ -40,9 +42,43 @@ def _bounds_text(b: Bounds | None) -> str:
     return "-" if b is None else f"{b.ratio:.3f} [{b.low:.3f}, {b.high:.3f}]"
 
 
+def _load(outcome: ModelOutcome) -> str:
+    load, cores = outcome.load_average, os.cpu_count() or 1
+    if load is None:
+        return ""
+    if load < cores:
+        return f"; load average {load:.1f}"
+    return (f"; load average {load:.1f} on {cores} cores: preempted intra-op threads make each "
+            "call's time its own, so pairing cancels little (--threads 1 pairs far better, "
+            "docs/gate-under-load.md)")
+
+
+def _needed(outcome: ModelOutcome, undecided: list[str], thresholds: dict[str, float]) -> str:
+    """How long the rounds' own spread says a decision would take (the slowest metric)."""
+    if outcome.rounds < 2 or outcome.ratio is None:
+        return ""
+    alpha = outcome.ratio.alpha  # the level each metric of this model stops at
+    worst = 0
+    for metric in undecided:
+        d = outcome.round_log_ratios.get(metric, [])
+        cut = math.log(thresholds[metric])
+        share = max(sum(x > cut for x in d), sum(x < cut for x in d)) / max(len(d), 1)
+        need = rounds_to_decide(share, alpha)
+        if need is None:
+            return "; at the split seen between rounds above and below, no budget would do"
+        worst = max(worst, need)
+    per_round = outcome.sampling_seconds / outcome.rounds
+    return (f"; at the split seen, about {worst} rounds (~{worst * per_round:.0f} s) would "
+            "decide it")
+
+
 def judge(outcome: ModelOutcome, settings: GateSettings, above: set[str]) -> None:
-    """Set the verdict; `above` holds the metrics Holm declared above their threshold."""
-    reasons = outcome.reasons
+    """Set the verdict; `above` holds the metrics Holm declared above their threshold.
+
+    The reasons are rebuilt, not appended to: judging an outcome again repeats nothing.
+    """
+    reasons = outcome.reasons = []
+    outcome.failed = outcome.inconclusive = False
     if outcome.error is not None:
         reasons.append(f"could not run: {outcome.error}")
         outcome.verdict, outcome.failed = ERROR, True
@@ -70,12 +106,13 @@ def judge(outcome: ModelOutcome, settings: GateSettings, above: set[str]) -> Non
     elif undecided:
         outcome.inconclusive = True
         outcome.verdict = INCONCLUSIVE
-        for metric in undecided:
-            reasons.append(
-                f"{METRIC_LABEL[metric]} {_bounds_text(shown[metric])} still straddles "
-                f"{thresholds[metric]:.2f} after {outcome.rounds} rounds "
-                f"({outcome.sampling_seconds:.0f} s; stopped: {outcome.stopped}): "
-                "rerun with a larger --max-seconds on a quieter machine")
+        straddling = [f"{METRIC_LABEL[m]} {_bounds_text(shown[m])} still straddles "
+                      f"{thresholds[m]:.2f}" for m in undecided]
+        reasons.append(
+            f"{' and '.join(straddling)} after {outcome.rounds} rounds "
+            f"({outcome.sampling_seconds:.0f} s; stopped: {outcome.stopped}){_load(outcome)}"
+            f"{_needed(outcome, undecided, thresholds)}: rerun with a larger "
+            "--max-seconds on a quieter machine")
     else:
         ratio = outcome.ratio
         assert ratio is not None
