@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 SUITE_PREFIX = "deeplab::"
 """Node ids of the built-in suite start with this: `deeplab::<model>::<image>::mask`."""
 
@@ -12,6 +14,10 @@ GOLDEN_DIR_DEFAULT = "deeplab-golden"
 RESULTS_DIR_DEFAULT = "deeplab-results"
 LOCK_FILE = "deeplab-zoo.lock"
 """Under the rootdir: goldens, diff images and results files, and fetched models' checksums."""
+
+
+Log = Callable[[str], None]
+"""Where long-running commands (gate, bisect, explain, environment builds) say what they do."""
 
 
 def suite_nodeid(model: str, *parts: str) -> str:

@@ -12,15 +12,16 @@ Knowing nothing of environments or TensorFlow, it is tested with stand-in steps.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from pytest_deeplab.constants import Log
 
 GOOD, BAD, INCONCLUSIVE, SKIP = "good", "bad", "inconclusive", "skip"
 
 EXIT_FOUND, EXIT_NO_DIFFERENCE, EXIT_ERROR, EXIT_RANGE = 0, 1, 2, 3
 
-Log = Callable[[str], None]
 
 
 class BisectError(RuntimeError):

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from pytest_deeplab.bisect.search import BAD, GOOD, INCONCLUSIVE, SKIP, BisectError, StepResult
+from pytest_deeplab.constants import Log
 from pytest_deeplab.envs.installer import InstallError
 from pytest_deeplab.envs.spec import EnvSpecError
 from pytest_deeplab.envs.store import EnvStore, size_on_disk
 from pytest_deeplab.gate.controller import GateError, GateReport, Side, render, run_gate
 from pytest_deeplab.gate.settings import GateSettings
 
-Log = Callable[[str], None]
 MakeSide = Callable[[str], Side]
 
 

@@ -17,14 +17,14 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from packaging.utils import canonicalize_name
 
-Log = Callable[[str], None]
+from pytest_deeplab.constants import Log
 
 
 class InstallError(RuntimeError):

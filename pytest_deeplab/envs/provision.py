@@ -19,7 +19,8 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from pytest_deeplab.envs.installer import Installer, InstallError, Log, env_python
+from pytest_deeplab.constants import Log
+from pytest_deeplab.envs.installer import Installer, InstallError, env_python
 from pytest_deeplab.envs.spec import TENSORFLOW_DISTRIBUTIONS, EnvSpec
 from pytest_deeplab.envs.store import EnvRecord, EnvStore, env_key, interpreter_tag
 

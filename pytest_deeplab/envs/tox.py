@@ -11,7 +11,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from pytest_deeplab.envs.installer import InstallError, Log, run_logged
+from pytest_deeplab.constants import Log
+from pytest_deeplab.envs.installer import InstallError, run_logged
 from pytest_deeplab.envs.spec import EnvSpecError
 
 PRINT_EXECUTABLE = "import sys; print(sys.executable)"

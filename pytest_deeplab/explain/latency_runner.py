@@ -13,13 +13,14 @@ import contextlib
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pytest_deeplab.constants import Log
 from pytest_deeplab.explain.latency_attribution import (
     COVERAGE_TOLERANCE,
     TOLERANCE,
@@ -30,7 +31,6 @@ from pytest_deeplab.explain.sides import ExplainError, ExplainProcess, ModelRef,
 from pytest_deeplab.gate.controller import GateError, Side, WorkerCommandError
 from pytest_deeplab.runtime.formats import get_format
 
-Log = Callable[[str], None]
 DEFAULT_RUNS = 30
 DEFAULT_WARMUP = 3
 BLOCK = 5

@@ -15,20 +15,20 @@ import contextlib
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pytest_deeplab.constants import Log
 from pytest_deeplab.explain.matching import chunks_for, match_tensors, plan_chunks
 from pytest_deeplab.explain.profile import Profile, TensorDiff, compare_pair, mask_agreement
 from pytest_deeplab.explain.sides import ModelRef, SideRun, SideSpec, Workers, run_side
 from pytest_deeplab.explain.worker import peak_rss_mb
 from pytest_deeplab.gate.controller import Side
 
-Log = Callable[[str], None]
 DEFAULT_TOLERANCE = 1e-3
 DEFAULT_CHUNK_MB = 128
 

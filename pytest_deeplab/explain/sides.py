@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_deeplab.constants import Log
 from pytest_deeplab.gate.controller import GateError, Side, WorkerCommandError, WorkerProcess
 from pytest_deeplab.gate.worker import PROTOCOL
 
-Log = Callable[[str], None]
 OPEN_TIMEOUT = 900.0
 
 

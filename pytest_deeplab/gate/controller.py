@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
+from pytest_deeplab.constants import Log
 from pytest_deeplab.gate.identity import check_distributions, check_tensorflow
 from pytest_deeplab.gate.process import (
     GateError,
@@ -51,7 +51,6 @@ __all__ = [
     "WorkerProcess", "agreement_by_image", "decide", "judge", "render", "run_gate",
 ]
 
-Log = Callable[[str], None]
 
 
 def _stderr_log(message: str) -> None:

@@ -12,17 +12,17 @@ import contextlib
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
+from pytest_deeplab.constants import Log
 from pytest_deeplab.gate.process import WorkerCommandError, WorkerProcess, call_both
 from pytest_deeplab.gate.results import ModelOutcome
 from pytest_deeplab.gate.sequential import RunningBounds, SequentialTest, min_detectable
 from pytest_deeplab.gate.settings import GateSettings
 from pytest_deeplab.gate.worker import decode_mask
 
-Log = Callable[[str], None]
 PROGRESS_EVERY_S = 15.0
 
 

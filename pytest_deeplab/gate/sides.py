@@ -7,14 +7,13 @@ resolved, so the worker can be held to them (gate_identity).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pytest_deeplab.constants import Log
 from pytest_deeplab.envs.spec import parse_spec
 from pytest_deeplab.gate.process import Side
-
-Log = Callable[[str], None]
 
 
 def build_side(label: str, text: str, pins: Sequence[str], option: str, rootdir: Path,
