@@ -176,7 +176,7 @@ def _model(
         changes["path"] = _path(entry["path"], base)
     if "golden_images" in entry:
         changes["golden_images"] = _path(entry["golden_images"], base)
-    changes.update(_tflite_settings(entry, where))
+    changes.update(_format_settings(entry, where))
     if "allow_ops" in entry:
         changes["allow_ops"] = _op_names(entry["allow_ops"], where)
     if "multiply_adds" in entry:  # one inference's cost (`pytest-deeplab inspect`): for shards
@@ -187,12 +187,12 @@ def _model(
         facts = known.facts if known is not None else ZooFacts()
         changes["facts"] = replace(facts, multiply_adds=float(madds), multiply_adds_note="")
     if known is not None:
-        return _tflite_only(replace(known, **changes), entry, where)
+        return _format_only(replace(known, **changes), entry, where)
     if "path" not in changes and "url" not in changes:
         raise ConfigError(f"{where}: a new model needs 'path' (a local file) or 'url' (+ 'sha256')")
     fmt = changes.pop("format", guess_format(changes.get("path") or changes.get("url")))
     dataset = datasets.get(str(changes.get("dataset", "")))
-    return _tflite_only(ModelSpec(
+    return _format_only(ModelSpec(
         name=name,
         format=fmt,
         # Without a label_set of its own a model takes its dataset's; pascal only when neither.
@@ -204,35 +204,19 @@ def _model(
     ), entry, where)
 
 
-def _tflite_settings(entry: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """`resize = "pad" | "stretch"` and `xnnpack = true | false` (TF Lite models; resize also
-    Keras models), `normalize = "deeplab" | "unit" | "none"` (Keras models)."""
-    from pytest_deeplab.runtime.fitting import RESIZE_MODES
-
+def _format_settings(entry: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Each format reads and checks its own keys (runtime.formats: `own_keys`, `read_settings`);
+    which format may carry them is `_format_only`'s question."""
     changes: dict[str, Any] = {}
-    if "resize" in entry:
-        if entry["resize"] not in RESIZE_MODES:
-            raise ConfigError(
-                f"{where}: resize must be \"pad\" (DeepLab's export: long side to the input "
-                f"size, padded with the mean) or \"stretch\" (the TF Lite Task Library's), got "
-                f"{entry['resize']!r}"
-            )
-        changes["resize"] = entry["resize"]
-    if "xnnpack" in entry:
-        if not isinstance(entry["xnnpack"], bool):
-            raise ConfigError(f"{where}: xnnpack must be true or false, got {entry['xnnpack']!r}")
-        changes["xnnpack"] = entry["xnnpack"]
-    if "normalize" in entry:  # Keras models (runtime/formats/keras.py)
-        from pytest_deeplab.runtime.formats.keras_predictor import NORMALIZE_HELP, NORMALIZE_MODES
-
-        if entry["normalize"] not in NORMALIZE_MODES:
-            raise ConfigError(f"{where}: normalize must be {NORMALIZE_HELP}, got "
-                              f"{entry['normalize']!r}")
-        changes["normalize"] = entry["normalize"]
+    for name in format_names():
+        try:
+            changes.update(get_format(name).read_settings(entry))
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
     return changes
 
 
-def _tflite_only(model: ModelSpec, entry: Mapping[str, Any], where: str) -> ModelSpec:
+def _format_only(model: ModelSpec, entry: Mapping[str, Any], where: str) -> ModelSpec:
     """Keys that mean something for some formats only (resize, xnnpack: TF Lite) are errors
     elsewhere, not silently ignored settings."""
     fmt = get_format(model.format)

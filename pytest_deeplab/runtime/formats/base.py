@@ -13,7 +13,7 @@ while the plugin is still starting.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -54,6 +54,11 @@ class ModelFormat(ABC):
     explainable: ClassVar[bool] = False  # `intermediates` is implemented
     default_input_tensor: ClassVar[str | None] = None
     default_output_tensor: ClassVar[str | None] = None
+
+    def read_settings(self, table: Mapping[str, Any]) -> dict[str, Any]:
+        """This format's own keys (`own_keys`) of a model table, checked: the ModelSpec fields
+        they set. A bad value raises ValueError with a message a user can act on."""
+        return {}
 
     def recognises(self, path: Path) -> bool:
         if self.is_directory:

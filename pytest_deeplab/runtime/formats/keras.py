@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,16 @@ class KerasFormat(ModelFormat):
     size_from_file = True  # a fixed input shape in the model, else input_size must be set
     own_keys = ("normalize",)
     explainable = True
+
+    def read_settings(self, table: Mapping[str, Any]) -> dict[str, Any]:
+        """`normalize = "deeplab" | "unit" | "none"`: how 0..255 RGB becomes the model's input."""
+        if "normalize" not in table:
+            return {}
+        from pytest_deeplab.runtime.formats.keras_predictor import NORMALIZE_HELP, NORMALIZE_MODES
+
+        if table["normalize"] not in NORMALIZE_MODES:
+            raise ValueError(f"normalize must be {NORMALIZE_HELP}, got {table['normalize']!r}")
+        return {"normalize": table["normalize"]}
 
     def safety_report(self, path: Path, allow_ops: Sequence[str] = ()) -> Any:
         from pytest_deeplab.runtime.formats.keras_safety import keras_report

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,24 @@ class TFLiteFormat(ModelFormat):
     own_keys = ("resize", "xnnpack")
     has_xnnpack = True
     explainable = True
+
+    def read_settings(self, table: Mapping[str, Any]) -> dict[str, Any]:
+        """`resize = "pad" | "stretch"` and `xnnpack = true | false`."""
+        from pytest_deeplab.runtime.fitting import RESIZE_MODES
+
+        settings: dict[str, Any] = {}
+        if "resize" in table:
+            if table["resize"] not in RESIZE_MODES:
+                raise ValueError(
+                    "resize must be \"pad\" (DeepLab's export: long side to the input size, "
+                    "padded with the mean) or \"stretch\" (the TF Lite Task Library's), got "
+                    f"{table['resize']!r}")
+            settings["resize"] = table["resize"]
+        if "xnnpack" in table:
+            if not isinstance(table["xnnpack"], bool):
+                raise ValueError(f"xnnpack must be true or false, got {table['xnnpack']!r}")
+            settings["xnnpack"] = table["xnnpack"]
+        return settings
 
     def safety_report(self, path: Path, allow_ops: Sequence[str] = ()) -> Any:
         from pytest_deeplab.runtime.safety.check import tflite_report
