@@ -202,6 +202,7 @@ class DeepLabSession:
             raise ModelLoadError(self._load_errors[model.name])
         if model.name not in self._predictors:
             from pytest_deeplab.runtime import load_predictor
+            from pytest_deeplab.runtime.formats import own_settings
 
             try:
                 loaded = load_predictor(
@@ -213,7 +214,7 @@ class DeepLabSession:
                     threads=self.options.threads,
                     xnnpack=model.xnnpack and self.options.xnnpack,
                     resize=model.resize,
-                    settings={"normalize": model.normalize},
+                    settings=own_settings(model),
                     label_set=model.label_set,
                     num_classes=self.label_set(model).num_classes,
                     allow_ops=model.allow_ops,

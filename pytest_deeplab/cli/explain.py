@@ -136,8 +136,10 @@ def _resolve(text: str, session: Any, args: argparse.Namespace) -> tuple[Any, An
         raise ExplainError(f"{model.name} is a {model.format}; explain reads frozen graphs and "
                            "TF Lite models")
     file = session.model_file(model)
+    from pytest_deeplab.runtime.formats import own_settings
+
     return ModelRef(model.name, file, model.format, model.input_tensor, model.output_tensor,
-                    model.allow_ops), model
+                    model.allow_ops, own_settings(model)), model
 
 
 def _image(args: argparse.Namespace, session: Any, spec: Any) -> tuple[Path, Any]:

@@ -42,6 +42,7 @@ class ModelRef:
     input_tensor: str | None = None  # None: the format's default
     output_tensor: str | None = None
     allow_ops: tuple[str, ...] = ()  # the model table's exceptions to the op allowlist
+    settings: dict[str, Any] = field(default_factory=dict)  # its format's own keys (normalize)
 
 
 @dataclass
@@ -197,7 +198,7 @@ def _run(
         "explain_open", timeout=OPEN_TIMEOUT, path=str(model.path), format=model.format,
         image=str(image_file), input_tensor=model.input_tensor,
         output_tensor=model.output_tensor, threads=spec.side.threads, xnnpack=spec.xnnpack,
-        allow_ops=list(model.allow_ops),
+        allow_ops=list(model.allow_ops), settings=model.settings,
         unfused=spec.unfused)
     run.records, run.describe = opened["tensors"], opened["describe"]
     chunks = plan(run.records)

@@ -64,6 +64,7 @@ class ExplainWorker(gate_worker.Worker):
             xnnpack=bool(request.get("xnnpack", True)),
             unfused=bool(request.get("unfused", False)),
             allow_ops=tuple(request.get("allow_ops", ())),
+            settings=request.get("settings") or {},
         )
         return {"tensors": [r.as_dict() for r in self.run.records],
                 "describe": {**self.run.describe(), "onednn_active": onednn_active()}}

@@ -16,6 +16,7 @@ the output: plain inference, exactly as the suite runs it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ def open_intermediates(
     path: Path, fmt: str, *, input_tensor: str | None, output_tensor: str | None,
     threads: int | None,
     image: np.ndarray, xnnpack: bool = True, unfused: bool = False,
-    allow_ops: tuple[str, ...] = (),
+    allow_ops: tuple[str, ...] = (), settings: Mapping[str, Any] | None = None,
 ) -> Any:
     """The intermediates of one model file on one image, through its format."""
     from pytest_deeplab.runtime.formats import format_of_file
@@ -34,4 +35,4 @@ def open_intermediates(
     model_format = format_of_file(path, fmt)
     return model_format.intermediates(
         path, input_tensor=input_tensor, output_tensor=output_tensor, threads=threads,
-        image=image, xnnpack=xnnpack, unfused=unfused, allow_ops=allow_ops)
+        image=image, xnnpack=xnnpack, unfused=unfused, allow_ops=allow_ops, settings=settings)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from pytest_deeplab.errors import DeepLabError
 from pytest_deeplab.runtime.formats.base import LoadRequest, ModelFormat
@@ -64,6 +65,13 @@ def format_of_file(path: Path, fmt: str, who: str | None = None) -> ModelFormat:
         raise ModelLoadError(f"{prefix or f'{path}: '}{exc}") from None
 
 
+def own_settings(model: Any) -> dict[str, Any]:
+    """A model's values of its format's own keys (Keras' normalize), for LoadRequest.settings
+    and the workers that load it elsewhere."""
+    return {key: getattr(model, key) for key in get_format(model.format).own_keys
+            if hasattr(model, key)}
+
+
 def guess_format(path: Path | str | None) -> str:
     """The format whose files look like `path` (a folder: SavedModel; else by suffix)."""
     if path is None:
@@ -75,4 +83,4 @@ def guess_format(path: Path | str | None) -> str:
 
 
 __all__ = ["LoadRequest", "ModelFormat", "UnknownFormatError", "format_names", "format_of_file",
-           "get_format", "guess_format"]
+           "get_format", "guess_format", "own_settings"]

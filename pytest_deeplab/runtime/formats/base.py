@@ -85,7 +85,8 @@ class ModelFormat(ABC):
 
     def intermediates(self, path: Path, *, input_tensor: str | None, output_tensor: str | None,
                       threads: int | None, image: Any, xnnpack: bool, unfused: bool,
-                      allow_ops: tuple[str, ...]) -> Any:
+                      allow_ops: tuple[str, ...], settings: Mapping[str, Any] | None = None
+                      ) -> Any:
         """Every intermediate tensor on one image, for `explain`."""
         from pytest_deeplab.runtime.base import ModelLoadError
 

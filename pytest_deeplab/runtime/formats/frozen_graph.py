@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,8 @@ class FrozenGraphFormat(ModelFormat):
 
     def intermediates(self, path: Path, *, input_tensor: str | None, output_tensor: str | None,
                       threads: int | None, image: Any, xnnpack: bool, unfused: bool,
-                      allow_ops: tuple[str, ...]) -> Any:
+                      allow_ops: tuple[str, ...], settings: Mapping[str, Any] | None = None
+                      ) -> Any:
         from pytest_deeplab.runtime.graph_intermediates import GraphIntermediates
 
         return GraphIntermediates(path, input_tensor or INPUT,

@@ -63,10 +63,12 @@ class KerasFormat(ModelFormat):
 
     def intermediates(self, path: Path, *, input_tensor: str | None, output_tensor: str | None,
                       threads: int | None, image: Any, xnnpack: bool, unfused: bool,
-                      allow_ops: tuple[str, ...]) -> Any:
+                      allow_ops: tuple[str, ...], settings: Mapping[str, Any] | None = None
+                      ) -> Any:
         from pytest_deeplab.runtime.formats.keras_intermediates import KerasIntermediates
 
-        return KerasIntermediates(path, threads, image, allow_ops)
+        normalize = str((settings or {}).get("normalize", "deeplab"))
+        return KerasIntermediates(path, threads, image, allow_ops, normalize=normalize)
 
     def identity(self) -> dict[str, Any]:
         return keras_identity()

@@ -22,10 +22,11 @@ class KerasIntermediates:
     """One forward pass of a .keras model with every layer's output kept."""
 
     def __init__(self, path: Path, threads: int | None, image: np.ndarray,
-                 allow_ops: tuple[str, ...] = ()) -> None:
+                 allow_ops: tuple[str, ...] = (), *, normalize: str = "deeplab") -> None:
         import keras
 
-        self.predictor = KerasPredictor(path.stem, path, threads=threads, allow_ops=allow_ops)
+        self.predictor = KerasPredictor(path.stem, path, threads=threads, allow_ops=allow_ops,
+                                        normalize=normalize)
         size = self.predictor.input_size
         if size and max(image.shape[:2]) > size:  # as the suite resizes to the model's size
             image = demo_resize(image, size)

@@ -60,7 +60,8 @@ class TFLiteFormat(ModelFormat):
 
     def intermediates(self, path: Path, *, input_tensor: str | None, output_tensor: str | None,
                       threads: int | None, image: Any, xnnpack: bool, unfused: bool,
-                      allow_ops: tuple[str, ...]) -> Any:
+                      allow_ops: tuple[str, ...], settings: Mapping[str, Any] | None = None
+                      ) -> Any:
         from pytest_deeplab.runtime.tflite_intermediates import TFLiteIntermediates
 
         return TFLiteIntermediates(path, threads, image, xnnpack, allow_ops,
