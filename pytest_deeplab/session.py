@@ -7,9 +7,6 @@ model; images are read and demo-resized once per (image, input size), in a cache
 
 from __future__ import annotations
 
-import gc
-import time
-from collections import Counter
 from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
@@ -30,37 +27,12 @@ from pytest_deeplab.data.listing import ImageRef, list_images
 from pytest_deeplab.fetching.model_files import ModelFiles
 from pytest_deeplab.golden.store import GoldenStore
 from pytest_deeplab.options import DeepLabOptions
-from pytest_deeplab.suite.release import return_freed_memory
+from pytest_deeplab.suite.model_pool import ModelPool
 from pytest_deeplab.verdicts.results import ModelResults
 
 
 class SelectionError(CatalogueError):
     """The selection is empty or cannot be had: a gate must not pass because nothing ran."""
-
-
-class FirstCallTimed:
-    """Times a loaded model's very first `predict`, whichever item makes it.
-
-    The first `session.run` builds kernels and is several times slower than the rest (the seed
-    question's %%time puzzle); it is reported apart, never mixed into latency statistics.
-    """
-
-    def __init__(self, inner: Any, results: ModelResults | None) -> None:
-        self.inner = inner
-        self._results = results  # None: not timed (a reload after release)
-
-    def predict(self, image: np.ndarray) -> np.ndarray:
-        if self._results is None:
-            mask: np.ndarray = self.inner.predict(image)
-            return mask
-        start = time.perf_counter()
-        mask = self.inner.predict(image)
-        self._results.first_call_s = time.perf_counter() - start
-        self._results = None
-        return mask
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
 
 
 class DeepLabSession:
@@ -82,12 +54,8 @@ class DeepLabSession:
         self.prune_refused = ""
         self.results: dict[str, ModelResults] = {m.name: ModelResults() for m in self.selected}
         self.files = ModelFiles(options)
-        self._predictors: dict[str, Any] = {}
-        self._load_errors: dict[str, str] = {}
+        self.pool = ModelPool(self._load, self.results)  # the models loaded in this process
         self._images = ImageCache()
-        self.loads: Counter[str] = Counter()  # loads per model here; > 1 is a reload
-        self.worker_loads: Counter[str] = Counter()  # what xdist workers reported
-        self._released_records: dict[str, dict[str, Any]] = {}
         self.report: Any = None  # the plugin sets a ReportRecorder under --deeplab-report
 
     # -- selection ---------------------------------------------------------------------------
@@ -191,46 +159,28 @@ class DeepLabSession:
         return self.files.sha256(model)
 
     def predictor(self, model: ModelSpec) -> Any:
-        """The loaded model, once per session.
+        """The loaded model, once per session (suite.model_pool)."""
+        return self.pool.get(model)
 
-        A model that fails to load is tried once: its later items fail with the same message,
-        without reloading (a damaged file is read and refused once, not once per item).
-        """
-        from pytest_deeplab.runtime import ModelLoadError
+    def _load(self, model: ModelSpec) -> Any:
+        """Load one model through its format: the op allowlist check first (runtime.formats)."""
+        from pytest_deeplab.runtime import load_predictor
+        from pytest_deeplab.runtime.formats import own_settings
 
-        if model.name in self._load_errors:
-            raise ModelLoadError(self._load_errors[model.name])
-        if model.name not in self._predictors:
-            from pytest_deeplab.runtime import load_predictor
-            from pytest_deeplab.runtime.formats import own_settings
-
-            try:
-                loaded = load_predictor(
-                    model.name,
-                    self.model_file(model),
-                    model.format,
-                    input_tensor=model.input_tensor,
-                    output_tensor=model.output_tensor,
-                    threads=self.options.threads,
-                    xnnpack=model.xnnpack and self.options.xnnpack,
-                    resize=model.resize,
-                    settings=own_settings(model),
-                    label_set=model.label_set,
-                    num_classes=self.label_set(model).num_classes,
-                    allow_ops=model.allow_ops,
-                )
-            except Exception as exc:
-                self._load_errors[model.name] = (
-                    str(exc) if isinstance(exc, ModelLoadError)
-                    else f"model {model.name} failed to load: {type(exc).__name__}: {exc}"
-                )
-                raise
-            first = model.name not in self.loads
-            self.loads[model.name] += 1
-            self._predictors[model.name] = FirstCallTimed(
-                loaded, self.results[model.name] if first else None
-            )
-        return self._predictors[model.name]
+        return load_predictor(
+            model.name,
+            self.model_file(model),
+            model.format,
+            input_tensor=model.input_tensor,
+            output_tensor=model.output_tensor,
+            threads=self.options.threads,
+            xnnpack=model.xnnpack and self.options.xnnpack,
+            resize=model.resize,
+            settings=own_settings(model),
+            label_set=model.label_set,
+            num_classes=self.label_set(model).num_classes,
+            allow_ops=model.allow_ops,
+        )
 
     def input_size(self, model: ModelSpec) -> int:
         """The long side images are demo-resized to: the configured input_size, else the size
@@ -248,14 +198,9 @@ class DeepLabSession:
         return int(size)
 
     def runtime_record(self, model: ModelSpec) -> dict[str, Any] | None:
-        """How a loaded TF Lite model runs (interpreter, XNNPACK, threads, resize); None for
-        formats without such choices or a model not loaded in this process."""
-        loaded = self._predictors.get(model.name)
-        record = getattr(loaded, "runtime_record", None) if loaded is not None else None
-        if record is None:
-            kept = self._released_records.get(model.name)
-            return dict(kept) if kept is not None else None
-        return dict(record())
+        """How a loaded model runs (TF Lite: interpreter, XNNPACK, threads, resize; Keras: its
+        version); None for formats without such choices or a model not loaded here."""
+        return self.pool.runtime_record(model.name)
 
     @cached_property
     def identity(self) -> dict[str, Any]:
@@ -267,19 +212,19 @@ class DeepLabSession:
 
     def loaded_models(self) -> list[str]:
         """Names of the models loaded in this process (not counting xdist workers')."""
-        return sorted(self.loads)
+        return self.pool.loaded()
 
     @property
     def any_model_loaded(self) -> bool:
-        return bool(self.loads) or self.worker_identity is not None
+        return bool(self.pool.loads) or self.worker_identity is not None
 
     def export(self) -> dict[str, Any]:
         """What an xdist worker sends to the controller (plain JSON-able data)."""
         return {
             "results": {name: asdict(result) for name, result in self.results.items()},
-            "identity": self.identity if self.loads else None,
+            "identity": self.identity if self.pool.loads else None,
             "report": self.report.export() if self.report is not None else None,
-            "loads": dict(self.loads),
+            "loads": dict(self.pool.loads),
         }
 
     def merge_worker(self, data: dict[str, Any]) -> None:
@@ -289,43 +234,29 @@ class DeepLabSession:
                 self.results[name].merge(result)
         if data.get("identity"):
             self.worker_identity = data["identity"]
-        self.worker_loads.update(data.get("loads", {}))
+        self.pool.worker_loads.update(data.get("loads", {}))
         if data.get("report") and self.report is not None:
             self.report.merge(data["report"])
         self.collected = True
 
     def run_identity(self) -> dict[str, Any]:
         """TF identity of whoever ran the models: this process, or an xdist worker."""
-        return self.worker_identity if self.worker_identity and not self.loads else (
+        return self.worker_identity if self.worker_identity and not self.pool.loads else (
             self.identity
         )
 
     def release(self, name: str) -> None:
         """Close and drop a loaded model (its last item has run); a later use reloads it."""
-        predictor = self._predictors.pop(name, None)
-        if predictor is None:
-            return
-        record = getattr(predictor, "runtime_record", None)
-        if record is not None:  # golden metadata and machine_info still describe how it ran
-            self._released_records[name] = dict(record())
-        close = getattr(predictor, "close", None)
-        if close is not None:
-            close()
-        del predictor, record, close
-        gc.collect()  # TF graphs and sessions sit in reference cycles
-        return_freed_memory()
+        self.pool.release(name)
 
     @property
     def reloads(self) -> int:
         """Loads beyond the first per model, here and on xdist workers."""
-        return sum(n - 1 for n in (self.loads + self.worker_loads).values() if n > 1)
+        return self.pool.reloads
 
     def close(self) -> None:
         """Release sessions and interpreters (kept listed so the summary knows TF was used)."""
-        for predictor in self._predictors.values():
-            close = getattr(predictor, "close", None)
-            if close is not None:
-                close()
+        self.pool.close()
 
     # -- images and datasets -----------------------------------------------------------------
 

@@ -30,6 +30,10 @@ class Predictor(Protocol):
         """Tensors and format details for reports and error messages."""
         ...
 
+    def close(self) -> None:
+        """Release the session or interpreter (the model's memory goes with it)."""
+        ...
+
 
 @dataclass(frozen=True)
 class RuntimeIdentity:
