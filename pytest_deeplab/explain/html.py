@@ -18,16 +18,20 @@ from pytest_deeplab.explain.render import fmt, mask_line, side_line, tensor_line
 TOP_ROWS = 15
 MATPLOTLIB_HINT = "the plot needs matplotlib: pip install 'pytest-deeplab[report]'"
 
-TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>explain {{ d.model }}</title>
-<style>
+BASE_CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5em auto; max-width: 1100px;
        color: #1d1d1f; padding: 0 1em; }
 h1 { font-size: 1.35em; } h2 { font-size: 1.1em; margin-top: 1.6em; }
 pre { background: #f4f4f6; padding: .7em 1em; overflow-x: auto; font-size: 12.5px; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { text-align: left; padding: .25em .5em; border-bottom: 1px solid #ddd; }
+"""
+"""The look both explain pages share (this one and `explain --latency`'s)."""
+
+TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>explain {{ d.model }}</title>
+<style>{{ base_css|safe }}
 td.num, th { white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.beyond td { background: #fdecea; }
@@ -133,7 +137,7 @@ def render_html(data: dict[str, Any]) -> str:
     top = sorted((t for t in data["tensors"] if t.get("rel_l2")),
                  key=lambda t: -t["rel_l2"])[:TOP_ROWS]
     return env.from_string(TEMPLATE).render(
-        d=data, tol=f"{tol:g}", fmt=fmt, mask_line=mask_line,
+        d=data, tol=f"{tol:g}", fmt=fmt, mask_line=mask_line, base_css=BASE_CSS,
         sides="\n".join(side_line(label, data["sides"][label]) for label in ("A", "B")),
         first_difference=tensor_line(data["first_difference"], 0.0),
         first_divergence=tensor_line(data["first_divergence"], tol),

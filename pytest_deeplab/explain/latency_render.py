@@ -95,13 +95,7 @@ def render_latency_text(data: dict[str, Any]) -> str:
 
 TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>explain --latency {{ d.model }}</title>
-<style>
-body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5em auto; max-width: 1100px;
-       color: #1d1d1f; padding: 0 1em; }
-h1 { font-size: 1.35em; } h2 { font-size: 1.1em; margin-top: 1.6em; }
-pre { background: #f4f4f6; padding: .7em 1em; overflow-x: auto; font-size: 12.5px; }
-table { border-collapse: collapse; width: 100%; font-size: 13px; }
-th, td { text-align: left; padding: .25em .5em; border-bottom: 1px solid #ddd; }
+<style>{{ base_css|safe }}
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .verdict { padding: .6em 1em; border-left: 4px solid #888; background: #fafafa; }
 .verdict.bad { border-color: #c0392b; } .verdict.ok { border-color: #27ae60; }
@@ -141,12 +135,15 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 def render_latency_html(data: dict[str, Any]) -> str:
     import jinja2
 
+    from pytest_deeplab.explain.html import BASE_CSS
+
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     text = render_latency_text(data).splitlines()
     totals = "\n".join(line.strip() for line in text if line.lstrip().startswith(
         ("total:", "probe ", "explained fraction")))
     return env.from_string(TEMPLATE).render(
         d=data, lat=data["latency"], top=TOP_ROWS, ms=_ms, ratio=_ratio, share=_share,
+        base_css=BASE_CSS,
         sides="\n".join(side_line(label, data["sides"][label]) for label in ("A", "B")),
         totals=totals)
 
