@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from packaging.version import Version
 from test_gate import FAKE_WORKER
 
-from pytest_deeplab.bisect.answer import compare_url, git_ref
 from pytest_deeplab.bisect.candidates import (
     CandidateError,
     between,
@@ -22,6 +21,7 @@ from pytest_deeplab.bisect.candidates import (
     index_versions,
     pick,
 )
+from pytest_deeplab.bisect.changes import compare_url, git_ref
 from pytest_deeplab.bisect.search import (
     BAD,
     EXIT_FOUND,
@@ -221,7 +221,8 @@ def test_compare_url_runs_from_the_older_build() -> None:
 # -- the command over stand-in environments ------------------------------------------------------
 
 WORKER = FAKE_WORKER.replace('"tensorflow_git": "fake"',
-                             '"tensorflow_git": env.get("FAKE_GIT", "fake")')
+                             '"tensorflow_git": env.get("FAKE_GIT", "fake"), '
+                             '"keras": env.get("FAKE_KERAS", "3.15.1")')
 
 
 @pytest.fixture
@@ -290,6 +291,64 @@ def test_the_command_finds_the_first_slower_build(
     markdown = out_md.read_text()
     assert f"**Last good: {nightly(2)}" in markdown and "#### The deciding step" in markdown
     assert "| toy | scene 64x48 |" in markdown  # the deciding step's gate table
+
+
+def test_the_answer_says_what_else_differs_between_last_good_and_first_bad(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every tf-nightly after 2.21 came with keras-nightly 3.16: a change there would be
+    blamed on the first nightly unless the answer says Keras changed too."""
+    envs = [stand_in_env(project, "2.21.0", 1.0),
+            stand_in_env(project, "2.22.0.dev20260204", 1.3, FAKE_KERAS="3.16.0.dev2026102704"),
+            stand_in_env(project, "2.23.0.dev20261026", 1.3, FAKE_KERAS="3.16.0.dev2026102704")]
+    out_json = project / "b.json"
+    assert run_bisect(project, envs[0], envs[2], [envs[1]], "--json", str(out_json)) == 0
+    out = capsys.readouterr().out
+    report = json.loads(out_json.read_text())
+    assert report["first_bad"]["version"] == "2.22.0.dev20260204"
+    assert report["also_different"] == [{"field": "keras", "name": "Keras",
+                                         "last_good": "3.15.1",
+                                         "first_bad": "3.16.0.dev2026102704"}]
+    assert "also differ in: Keras 3.15.1 -> 3.16.0.dev2026102704" in out
+
+
+def test_the_same_stack_but_tensorflow_adds_nothing(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    envs = [stand_in_env(project, v, s) for v, s in (("2.19.0", 1.0), ("2.20.0", 1.3),
+                                                     ("2.21.0", 1.3))]
+    out_json = project / "b.json"
+    assert run_bisect(project, envs[0], envs[2], [envs[1]], "--json", str(out_json)) == 0
+    assert json.loads(out_json.read_text())["also_different"] == []
+    assert "also differ" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("distribution", "good", "bad", "url"), [
+    ("keras", "3.15.0", "3.15.1", "https://github.com/keras-team/keras/compare/v3.15.0...v3.15.1"),
+    ("keras-nightly", "3.16.0.dev2026071004", "3.16.0.dev2026071104",
+     "https://github.com/keras-team/keras/commits/master/?since=2026-07-10&until=2026-07-11"),
+    ("keras-nightly", "3.16.0.dev2026071104", "3.16.0.dev2026071004",  # good is newer
+     "https://github.com/keras-team/keras/commits/master/?since=2026-07-10&until=2026-07-11"),
+    ("numpy", "1.26.4", "2.0.0", None),  # no repository known: no link rather than a wrong one
+])
+def test_the_link_follows_the_distribution_bisected(
+    distribution: str, good: str, bad: str, url: str | None
+) -> None:
+    from pytest_deeplab.bisect.changes import changes_url
+
+    newer = Version(good) > Version(bad)
+    assert changes_url(distribution, {"version": good, "git": "v2.21.0"},
+                       {"version": bad, "git": "v2.21.0"}, good_is_newer=newer) == url
+
+
+def test_keras_nightlies_are_ordered_by_their_build_hour() -> None:
+    builds = [Version(v) for v in ("3.16.0.dev2026102704", "3.15.0.dev2026062405",
+                                   "3.16.0.dev2026062505", "3.16.0.dev2026102604")]
+    listed = between(Version("3.15.0.dev2026062405"), Version("3.16.0.dev2026102704"), builds,
+                     "keras-nightly", pre=False)
+    assert [str(v) for v in listed] == ["3.16.0.dev2026062505", "3.16.0.dev2026102604"]
+    assert build_order(Version("2.22.0.dev20260204")) < build_order(
+        Version("3.16.0.dev2026020500"))  # a day and a day-and-hour compare as times
 
 
 def test_a_bad_end_that_is_not_slower_exits_1(

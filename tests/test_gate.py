@@ -189,7 +189,7 @@ def test_cpu_time_is_gated_unless_told_not_to(
 def test_masks_that_differ_fail(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert gate(project, "--env-b", "FAKE_FLIP=0.05") == 1
     out = capsys.readouterr().out
-    assert "masks agree 95.0195% < min_agreement 99.0000% on scene" in out
+    assert "masks agree 95.0195% < min_agreement 99.0000% on 1 of 1 images (scene)" in out
 
 
 def test_an_image_one_side_did_not_return_is_an_error(
@@ -303,6 +303,16 @@ def test_judge(ratio: tuple[float, float, float], agreement: float, above: bool,
     assert outcome.verdict == verdict
     assert outcome.failed == (verdict == "FAIL")
     assert outcome.inconclusive == (verdict == "INCONCLUSIVE")
+
+
+def test_a_mask_change_on_many_images_names_five_and_counts_the_rest() -> None:
+    outcome = _outcome((1.0, 0.98, 1.02))
+    outcome.agreement = {f"scene_{i:02d}": 0.8 for i in range(30)} | {"same": 1.0}
+    judge(outcome, _settings(), set())
+    assert outcome.failed
+    assert outcome.reasons[0] == (
+        "masks agree 80.0000% < min_agreement 99.9000% on 30 of 31 images "
+        "(scene_00, scene_01, scene_02, scene_03, scene_04 and 25 more)")
 
 
 def test_no_images_to_compare_fails_closed() -> None:

@@ -1,59 +1,27 @@
 """The bisection's answer: last good and first bad with their TensorFlow commits, the link to
-the changes between them, every step's verdict, and the deciding step's gate table.
+the changes between them, what else differs between their environments, every step's verdict,
+and the deciding step's gate table.
 
-The compare link wants two git refs. A final release is its release tag (`v2.20.0`: the
-wheel's own GIT_VERSION often names an rc tag plus commits, `v2.21.0-rc1-5-ga481b10260d`);
+The TensorFlow compare link wants two git refs. A final release is its release tag (`v2.20.0`:
+the wheel's own GIT_VERSION often names an rc tag plus commits, `v2.21.0-rc1-5-ga481b10260d`);
 a nightly is the commit hash after the last `g` of its GIT_VERSION. The link runs from the
-older build to the newer one, so it lists the commits that came in between either way.
+older build to the newer one, so it lists the commits that came in between either way
+(bisect.changes; Keras has links of its own).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from packaging.version import InvalidVersion, Version
-
+from pytest_deeplab.bisect.changes import (
+    also_different,
+    changes_url,
+    describe_differences,
+    distribution_of,
+)
 from pytest_deeplab.bisect.search import Bisection, Step
-
-COMPARE = "https://github.com/tensorflow/tensorflow/compare/{older}...{newer}"
-_TAG = re.compile(r"^v\d+\.\d+\.\d+(?:-rc\d+)?$")
-_HASH = re.compile(r"-g([0-9a-f]{7,40})$")
-
-
-def _version(text: str | None) -> Version | None:
-    try:
-        return Version(text) if text else None
-    except InvalidVersion:
-        return None
-
-
-def git_ref(git: str | None, version: str | None) -> str | None:
-    """A ref GitHub can compare: a release tag or a commit hash (None when neither is known)."""
-    if git and _TAG.match(git):
-        return git
-    v = _version(version)
-    if v is not None and not v.is_prerelease:
-        return f"v{v.base_version}"
-    if git:
-        found = _HASH.search(git)
-        if found:
-            return found.group(1)
-        if re.fullmatch(r"[0-9a-f]{7,40}", git):
-            return git
-    return None
-
-
-def compare_url(good: tuple[str | None, str | None], bad: tuple[str | None, str | None],
-                good_is_newer: bool = False) -> str | None:
-    """(git, version) of each end -> the GitHub compare link, older...newer."""
-    good_ref, bad_ref = git_ref(*good), git_ref(*bad)
-    if not good_ref or not bad_ref:
-        return None
-    older, newer = (bad_ref, good_ref) if good_is_newer else (good_ref, bad_ref)
-    return COMPARE.format(older=older, newer=newer)
 
 
 @dataclass
@@ -81,10 +49,23 @@ class Answer:
                 "git": self.result.git_of(index)}
 
     @property
+    def distribution(self) -> str | None:
+        """What was bisected: the bad end's distribution (None for interpreters, tox:ENV)."""
+        return distribution_of(self.result.points[-1])
+
+    @property
     def compare_url(self) -> str | None:
         good, bad = self.end(self.result.last_good), self.end(self.result.first_bad)
-        return compare_url((good["git"], good["version"]), (bad["git"], bad["version"]),
-                           self.good_is_newer)
+        return changes_url(self.distribution, good, bad, self.good_is_newer)
+
+    @property
+    def also_different(self) -> list[dict[str, Any]]:
+        """Stack fields besides the bisected package that differ between the two answers."""
+        res = self.result
+        if res.exit_code not in (0, 3):
+            return []
+        return also_different(self.distribution, res.identity_of(res.last_good),
+                              res.identity_of(res.first_bad))
 
     def step_dict(self, step: Step) -> dict[str, Any]:
         r = step.result
@@ -105,6 +86,8 @@ class Answer:
             "first_bad": self.end(res.first_bad),
             "skipped": [self.version(i) for i in res.skipped],
             "compare_url": self.compare_url,
+            "distribution": self.distribution,
+            "also_different": self.also_different,
             "deciding_step": deciding.number if deciding else None,
             "exit_code": res.exit_code,
             "message": res.message,
@@ -150,7 +133,10 @@ def render_answer(answer: Answer, markdown: bool = True) -> str:
             lines.append("Undecided between them: "
                          + ", ".join(answer.version(i) for i in res.skipped))
         url = answer.compare_url
-        lines.append(f"Changes: {url}" if url else "Changes: no git ref known for both ends")
+        lines.append(f"Changes: {url}" if url else "Changes: no link known for both ends")
+        others = answer.also_different
+        if others:
+            lines.append(describe_differences(others, answer.distribution))
     lines += ["", f"{res.message}; {len(res.steps)} steps, {answer.seconds:.0f} s, disk peak "
               f"{answer.disk_peak_bytes / 1e9:.2f} GB (exit {res.exit_code})."]
     deciding = res.deciding

@@ -31,10 +31,14 @@ def is_nightly(distribution: str) -> bool:
 
 
 def build_order(version: Version) -> tuple[int, Version]:
-    """Nightlies sort by the date in their dev number (20261026), releases by version."""
+    """Nightlies sort by the date in their dev number, releases by version. tf-nightly carries
+    the day (20261026), keras-nightly the day and hour (2026102704): both become YYYYMMDDHH."""
     dev = version.dev
-    date = dev if dev is not None and 19000000 <= dev <= 99991231 else 0
-    return date, version
+    if dev is not None and 19000000 <= dev <= 99991231:
+        return dev * 100, version
+    if dev is not None and 1900000000 <= dev <= 9999123123:
+        return dev, version
+    return 0, version
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,8 @@ class StepResult:
     good_git: str | None = None  # the good end's, seen in the same run
     tensorflow: str | None = None  # the TensorFlow version the point's worker imported
     good_tensorflow: str | None = None
+    identity: dict[str, Any] = field(default_factory=dict)  # the point's worker, as the gate saw it
+    good_identity: dict[str, Any] = field(default_factory=dict)  # the good end's, same run
     models: list[dict[str, Any]] = field(default_factory=list)  # per-model ratios and verdicts
     table: str = ""  # the gate's Markdown table
     seconds: float = 0.0
@@ -90,6 +92,15 @@ class Bisection:
             if found:
                 return found
         return None
+
+    def identity_of(self, index: int) -> dict[str, Any]:
+        """What the point's worker reported of itself (versions of Python, numpy, Keras...)."""
+        for step in self.steps:
+            found = step.result.good_identity if index == 0 else (
+                step.result.identity if step.index == index else None)
+            if found:
+                return found
+        return {}
 
     def tensorflow_of(self, index: int) -> str | None:
         for step in self.steps:

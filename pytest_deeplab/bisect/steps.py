@@ -115,6 +115,7 @@ class GateSteps:
         return StepResult(
             verdict, reason=reason, git=b.get("tensorflow_git"), good_git=a.get("tensorflow_git"),
             tensorflow=b.get("tensorflow"), good_tensorflow=a.get("tensorflow"),
+            identity=dict(b), good_identity=dict(a),
             models=model_rows(report), table=render(report, markdown=True),
             seconds=report.seconds)
 

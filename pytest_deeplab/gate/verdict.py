@@ -88,8 +88,9 @@ def judge(outcome: ModelOutcome, settings: GateSettings, above: set[str]) -> Non
         reasons.append("no images to compare masks on")
     elif worst < outcome.min_agreement:
         bad = [k for k, v in outcome.agreement.items() if v < outcome.min_agreement]
+        shown_images = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
         reasons.append(f"masks agree {worst:.4%} < min_agreement {outcome.min_agreement:.4%} "
-                       f"on {', '.join(bad)}")
+                       f"on {len(bad)} of {len(outcome.agreement)} images ({shown_images})")
     thresholds = {"latency": settings.threshold,
                   "cpu": settings.cpu_threshold or settings.threshold}
     shown = {"latency": outcome.ratio, "cpu": outcome.cpu_ratio}
