@@ -86,6 +86,11 @@ def render_latency_text(data: dict[str, Any]) -> str:
         unc = lat["uncovered"]
         lines.append(f"    {'(not covered by the probe)':<{width}}  {_ms(unc['a_ms']):>9} "
                      f"{_ms(unc['b_ms']):>9} {'':>7} {_share(unc['share']):>9}")
+        if lat.get("by_layer"):
+            lines.append("  by layer:")
+            lines += [f"    {_ms(r['a_ms']):>9} {_ms(r['b_ms']):>9} {_ratio(r['ratio']):>7} "
+                      f"{_share(r['share']):>9}  {r['layer']} ({r['nodes']} ops)"
+                      for r in lat["by_layer"][:TOP]]
         lines.append("  by node:")
         lines += [f"    {_ms(r['a_ms']):>9} {_ms(r['b_ms']):>9} {_ratio(r['ratio']):>7} "
                   f"{_share(r['share']):>9}  {node_label(r)}" for r in lat["by_node"][:TOP]]
