@@ -26,7 +26,9 @@ from pytest_deeplab.runtime.tf import import_tensorflow
 # `name:Type`, with an optional `#key=value#` tail; `Class::Method` events are not ops
 OP_EVENT = re.compile(rb"^([^:#\s][^:#]*):(_?[A-Z][A-Za-z0-9_]*)(?:#.*)?$")
 CALLS = ("PartitionedCall", "StatefulPartitionedCall")  # hold other ops: not counted twice
-XPLANE_MODULES = ("tensorflow.tsl.profiler.protobuf.xplane_pb2", "tsl.profiler.protobuf.xplane_pb2")
+XPLANE_MODULES = ("tensorflow.tsl.profiler.protobuf.xplane_pb2",
+                  "tensorflow.core.profiler.protobuf.xplane_pb2",
+                  "tsl.profiler.protobuf.xplane_pb2")
 
 
 class HostTraceUnavailable(RuntimeError):
