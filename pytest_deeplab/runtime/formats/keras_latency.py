@@ -16,6 +16,7 @@ What runs is read from the first traced run after warm-up: the ops and their typ
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -50,9 +51,10 @@ class KerasLatencyProbe:
     def __init__(self, path: Path, *, threads: int | None, image: np.ndarray,
                  allow_ops: tuple[str, ...] = (),
                  settings: Mapping[str, Any] | None = None) -> None:
-        normalize = str((settings or {}).get("normalize", "deeplab"))
-        self.predictor = KerasPredictor(path.stem, path, threads=threads, allow_ops=allow_ops,
-                                        normalize=normalize)  # checked, then safe_mode
+        own = settings or {}
+        self.predictor = KerasPredictor(  # the config.json check, then safe_mode
+            path.stem, path, threads=threads, allow_ops=allow_ops,
+            normalize=str(own.get("normalize", "deeplab")), resize=str(own.get("resize", "pad")))
         self.threads = threads
         self.model = self.predictor.model
         size = self.predictor.input_size
@@ -83,8 +85,6 @@ class KerasLatencyProbe:
             self._types.setdefault(event.name, event.type)
 
     def untraced(self) -> float:
-        import time
-
         start = time.perf_counter()
         self._run()
         return time.perf_counter() - start
