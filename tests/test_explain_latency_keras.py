@@ -55,6 +55,8 @@ def test_the_bundled_keras_model_against_itself(tmp_path: Path,
     assert a["input"] == {"shape": [1, 257, 257, 3], "normalize": "deeplab"}
     assert len(a["node_kernels"]) == a["executed_nodes"] >= len(lat["by_node"]) > 100
     assert "by layer:" in data["_stdout"] and "DepthwiseConv2dNative" in data["_stdout"]
+    top_layer = lat["by_layer"][0]["layer"]
+    assert "By layer" in data["_html"] and f"<td>{top_layer}</td>" in data["_html"]
 
 
 def test_the_models_normalize_reaches_the_latency_probe(tmp_path: Path,

@@ -123,6 +123,12 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 <td class="num">{{ ms(lat.uncovered.a_ms) }}</td>
 <td class="num">{{ ms(lat.uncovered.b_ms) }}</td><td></td>
 <td class="num">{{ share(lat.uncovered.share) }}</td></tr></table>
+{% if lat.get("by_layer") %}<h2>By layer</h2>
+<table><tr><th>layer</th><th>ops</th><th>A ms</th><th>B ms</th><th>B/A</th><th>share</th></tr>
+{% for r in lat.by_layer[:top] %}<tr><td>{{ r.layer }}</td><td class="num">{{ r.nodes }}</td>
+<td class="num">{{ ms(r.a_ms) }}</td><td class="num">{{ ms(r.b_ms) }}</td>
+<td class="num">{{ ratio(r.ratio) }}</td><td class="num">{{ share(r.share) }}</td></tr>{% endfor %}
+</table>{% endif %}
 <h2>By node</h2>
 <table><tr><th>#</th><th>name</th><th>type</th><th>kernel</th><th>shape</th><th>A ms</th>
 <th>B ms</th><th>B/A</th><th>share</th></tr>
