@@ -163,15 +163,17 @@ def by_node(a: SideTimes, b: SideTimes, total_diff: float) -> list[dict[str, Any
     return _ordered(rows, total_diff)
 
 
-def by_type(nodes: Sequence[Mapping[str, Any]], total_diff: float) -> list[dict[str, Any]]:
+def by_type(nodes: Sequence[Mapping[str, Any]], total_diff: float,
+            field: str = "type") -> list[dict[str, Any]]:
+    """Node rows summed per op type (or per another node field: a Keras model's `layer`)."""
     grouped: dict[str, list[Mapping[str, Any]]] = {}
     for row in nodes:
-        grouped.setdefault(str(row.get("type", "?")), []).append(row)
+        grouped.setdefault(str(row.get(field) or "?"), []).append(row)
     rows = []
     for kind, members in grouped.items():
         a_ms = sum(float(r["a_ms"]) for r in members)
         b_ms = sum(float(r["b_ms"]) for r in members)
-        rows.append(_row(kind, {"type": kind, "nodes": len(members)}, a_ms, b_ms, total_diff))
+        rows.append(_row(kind, {field: kind, "nodes": len(members)}, a_ms, b_ms, total_diff))
     ordered = _ordered(rows, total_diff)
     for row in ordered:
         del row["key"]
@@ -202,6 +204,8 @@ def attribute(a: SideTimes, b: SideTimes, *, tolerance: float = TOLERANCE,
     nodes = by_node(a, b, diff)
     result["by_node"] = nodes
     result["by_type"] = by_type(nodes, diff)
+    if any(row.get("layer") for row in nodes):  # the format names layers (Keras)
+        result["by_layer"] = by_type(nodes, diff, "layer")
     ua, ub = probes["A"]["uncovered_ms"], probes["B"]["uncovered_ms"]
     result["uncovered"] = {"a_ms": ua, "b_ms": ub, "diff_ms": ub - ua,
                            "share": (ub - ua) / diff if diff else math.nan}

@@ -86,6 +86,11 @@ def render_latency_text(data: dict[str, Any]) -> str:
         unc = lat["uncovered"]
         lines.append(f"    {'(not covered by the probe)':<{width}}  {_ms(unc['a_ms']):>9} "
                      f"{_ms(unc['b_ms']):>9} {'':>7} {_share(unc['share']):>9}")
+        if lat.get("by_layer"):
+            lines.append("  by layer:")
+            lines += [f"    {_ms(r['a_ms']):>9} {_ms(r['b_ms']):>9} {_ratio(r['ratio']):>7} "
+                      f"{_share(r['share']):>9}  {r['layer']} ({r['nodes']} ops)"
+                      for r in lat["by_layer"][:TOP]]
         lines.append("  by node:")
         lines += [f"    {_ms(r['a_ms']):>9} {_ms(r['b_ms']):>9} {_ratio(r['ratio']):>7} "
                   f"{_share(r['share']):>9}  {node_label(r)}" for r in lat["by_node"][:TOP]]
@@ -118,6 +123,12 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 <td class="num">{{ ms(lat.uncovered.a_ms) }}</td>
 <td class="num">{{ ms(lat.uncovered.b_ms) }}</td><td></td>
 <td class="num">{{ share(lat.uncovered.share) }}</td></tr></table>
+{% if lat.get("by_layer") %}<h2>By layer</h2>
+<table><tr><th>layer</th><th>ops</th><th>A ms</th><th>B ms</th><th>B/A</th><th>share</th></tr>
+{% for r in lat.by_layer[:top] %}<tr><td>{{ r.layer }}</td><td class="num">{{ r.nodes }}</td>
+<td class="num">{{ ms(r.a_ms) }}</td><td class="num">{{ ms(r.b_ms) }}</td>
+<td class="num">{{ ratio(r.ratio) }}</td><td class="num">{{ share(r.share) }}</td></tr>{% endfor %}
+</table>{% endif %}
 <h2>By node</h2>
 <table><tr><th>#</th><th>name</th><th>type</th><th>kernel</th><th>shape</th><th>A ms</th>
 <th>B ms</th><th>B/A</th><th>share</th></tr>

@@ -143,7 +143,7 @@ def _open(label: str, model: ModelRef, side: Side, xnnpack: bool, image_file: Pa
                         format=model.format, image=str(image_file),
                         input_tensor=model.input_tensor, output_tensor=model.output_tensor,
                         threads=side.threads, xnnpack=xnnpack, warmup=settings.warmup,
-                        allow_ops=list(model.allow_ops))
+                        allow_ops=list(model.allow_ops), settings=dict(model.settings))
     live.times.how = {"format": model.format, **live.opened["how"]}
     live.times.available = bool(live.opened["available"])
     live.times.unavailable = str(live.opened["unavailable"])

@@ -11,7 +11,8 @@ It is the gate's worker (same JSON-lines protocol, same guarded stdout, same `he
   explain_dump    names, folder          write those tensors as .npy files (one pass)
   explain_mask    file                   write the final mask (.npy)
   explain_close                          release the model; report this process's peak RSS
-  latency_open    path, format, image, input_tensor, output_tensor, threads, xnnpack, warmup
+  latency_open    path, format, image, input_tensor, output_tensor, threads, xnnpack, warmup,
+                  allow_ops, settings (the model's own keys of its format: normalize, resize)
                                          load the latency probe, warm up; how the model runs
   latency_rounds  n, traced              n rounds: an untraced run, then (traced) a probed one
   latency_nodes                          what each probed op is (index, name, type, shape)
@@ -110,7 +111,8 @@ class LatencyWorker(ExplainWorker):
             threads=request.get("threads"),
             image=np.load(request["image"], allow_pickle=False),
             xnnpack=bool(request.get("xnnpack", True)),
-            allow_ops=tuple(request.get("allow_ops", ())))
+            allow_ops=tuple(request.get("allow_ops", ())),
+            settings=request.get("settings") or {})
         for _ in range(int(request.get("warmup", 3))):
             self.probe.untraced()
             if self.probe.available:

@@ -30,10 +30,11 @@ class NodeInfo:
     type: str  # what ran: a TF op type, a TF Lite builtin, an XNNPACK operator
     shape: list[int] = field(default_factory=list)  # its (first) output's shape
     kernel: str = ""  # the kernel that ran, where it says more than the type
+    layer: str = ""  # the model-level unit it belongs to, where the format has one (Keras)
 
     def as_dict(self) -> dict[str, Any]:
         return {"index": self.index, "name": self.name, "type": self.type,
-                "shape": list(self.shape), "kernel": self.kernel}
+                "shape": list(self.shape), "kernel": self.kernel, "layer": self.layer}
 
 
 class LatencyProbe(Protocol):

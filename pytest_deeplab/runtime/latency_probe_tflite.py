@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from pytest_deeplab.data.images import demo_resize
+from pytest_deeplab.runtime.fitting import placement, resized_image
 from pytest_deeplab.runtime.latency_probe import NodeInfo
 from pytest_deeplab.runtime.safety.check import checked_tflite_bytes
 from pytest_deeplab.runtime.tflite_interpreter import (
@@ -38,15 +38,15 @@ from pytest_deeplab.runtime.tflite_profiler import (
 DELEGATE = "DELEGATE"
 
 
-def fill_input(image: np.ndarray, spec: TensorSpec) -> np.ndarray:
-    """The image as the model's input: shrunk to fit, normalised or quantized, mean-padded."""
+def fill_input(image: np.ndarray, spec: TensorSpec, resize: str = "pad") -> np.ndarray:
+    """The image as the model's input, as the suite's predictor fills it: fitted per the
+    model's `resize` (runtime.fitting), normalised or quantized, mean-padded."""
     table, pad = input_table(spec)
-    height, width = int(spec.shape[1]), int(spec.shape[2])
-    if image.shape[0] > height or image.shape[1] > width:
-        image = demo_resize(image, min(height, width))
+    place = placement(image.shape[:2], (int(spec.shape[1]), int(spec.shape[2])), resize)
+    fitted = resized_image(image, place.region_hw)
     buffer = np.full(spec.shape, pad, dtype=spec.dtype)
-    h, w = image.shape[:2]
-    buffer[0, :h, :w] = np.take(table, image)
+    h, w = fitted.shape[:2]
+    buffer[0, :h, :w] = np.take(table, fitted)
     return buffer
 
 
@@ -54,7 +54,8 @@ class TFLiteLatencyProbe:
     probe_kind = "TF Lite profiler (ctypes, SetProfilerImpl)"
 
     def __init__(self, path: Path, *, threads: int | None, image: np.ndarray,
-                 xnnpack: bool = True, allow_ops: tuple[str, ...] = ()) -> None:
+                 xnnpack: bool = True, allow_ops: tuple[str, ...] = (),
+                 resize: str = "pad") -> None:
         package = interpreter_package()
         self.runtime = package.label
         self.threads, self.xnnpack = threads, xnnpack
@@ -73,7 +74,8 @@ class TFLiteLatencyProbe:
         self.interpreter = create_interpreter(package, path, data, threads, xnnpack)
         details = self.interpreter.get_input_details()[0]
         self.input_index = int(details["index"])
-        self.input = fill_input(image, TensorSpec.from_details(details))
+        self.input = fill_input(image, TensorSpec.from_details(details), resize)
+        self.resize = resize
         for interpreter in (self.interpreter, self.traced_interpreter):
             interpreter.set_tensor(self.input_index, self.input)
         self.ops = [op for op in self.interpreter._get_ops_details()]
@@ -142,6 +144,7 @@ class TFLiteLatencyProbe:
         operators = self._xnnpack_ops()
         return {
             "runtime": self.runtime, "threads": self.threads, "xnnpack": self.xnnpack,
+            "resize": self.resize,
             "nodes": len(self.model_nodes),
             "partitions": self.partitions,
             "delegated_nodes": len(self._delegated()) if self.available else None,

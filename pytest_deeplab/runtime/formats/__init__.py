@@ -5,6 +5,7 @@
     saved_model.py   SavedModels with a serving signature
     tflite.py        TF Lite flatbuffers
     keras.py         Keras 3 .keras files (keras_safety.py: their config check; keras_inspect.py)
+                     keras_latency.py: their latency probe (runtime/tf_host_trace.py)
 
 Adding a format is a module here with a subclass, and its name in `_CLASSES` (see
 docs/architecture.md, "How to add a model format"). Nothing outside this package compares

@@ -95,8 +95,10 @@ class ModelFormat(ABC):
 
     def latency_probe(self, path: Path, *, input_tensor: str | None, output_tensor: str | None,
                       threads: int | None, image: Any, xnnpack: bool,
-                      allow_ops: tuple[str, ...]) -> Any:
-        """Untraced and per-op traced inference, for `explain --latency`."""
+                      allow_ops: tuple[str, ...], settings: Mapping[str, Any] | None = None
+                      ) -> Any:
+        """Untraced and per-op traced inference, for `explain --latency`; `settings` are the
+        model's own keys of this format (`own_keys`), as the suite loads it with."""
         from pytest_deeplab.runtime.base import ModelLoadError
 
         raise ModelLoadError(f"{path}: explain --latency has no probe for {self.label} models")

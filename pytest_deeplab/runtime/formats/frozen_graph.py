@@ -55,7 +55,8 @@ class FrozenGraphFormat(ModelFormat):
 
     def latency_probe(self, path: Path, *, input_tensor: str | None, output_tensor: str | None,
                       threads: int | None, image: Any, xnnpack: bool,
-                      allow_ops: tuple[str, ...]) -> Any:
+                      allow_ops: tuple[str, ...], settings: Mapping[str, Any] | None = None
+                      ) -> Any:
         from pytest_deeplab.runtime.latency_probe_graph import GraphLatencyProbe
 
         return GraphLatencyProbe(path, input_tensor=input_tensor or INPUT,

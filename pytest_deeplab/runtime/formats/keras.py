@@ -70,6 +70,15 @@ class KerasFormat(ModelFormat):
         normalize = str((settings or {}).get("normalize", "deeplab"))
         return KerasIntermediates(path, threads, image, allow_ops, normalize=normalize)
 
+    def latency_probe(self, path: Path, *, input_tensor: str | None, output_tensor: str | None,
+                      threads: int | None, image: Any, xnnpack: bool,
+                      allow_ops: tuple[str, ...], settings: Mapping[str, Any] | None = None
+                      ) -> Any:
+        from pytest_deeplab.runtime.formats.keras_latency import KerasLatencyProbe
+
+        return KerasLatencyProbe(path, threads=threads, image=image, allow_ops=allow_ops,
+                                 settings=settings)
+
     def identity(self) -> dict[str, Any]:
         return keras_identity()
 

@@ -69,11 +69,13 @@ class TFLiteFormat(ModelFormat):
 
     def latency_probe(self, path: Path, *, input_tensor: str | None, output_tensor: str | None,
                       threads: int | None, image: Any, xnnpack: bool,
-                      allow_ops: tuple[str, ...]) -> Any:
+                      allow_ops: tuple[str, ...], settings: Mapping[str, Any] | None = None
+                      ) -> Any:
         from pytest_deeplab.runtime.latency_probe_tflite import TFLiteLatencyProbe
 
         return TFLiteLatencyProbe(path, threads=threads, image=image, xnnpack=xnnpack,
-                                  allow_ops=allow_ops)
+                                  allow_ops=allow_ops,
+                                  resize=str((settings or {}).get("resize", "pad")))
 
     def identity(self) -> dict[str, Any]:
         from pytest_deeplab.runtime.tflite_interpreter import interpreter_label
