@@ -34,8 +34,8 @@ MAX_MESSAGE = 6000
 
 
 class ReportSource(Protocol):
-    """What the records need of the run's session (kept abstract: the session does not import
-    this module, and this module does not import the session)."""
+    """What the records need of the run's session (kept abstract: the session imports this
+    module for its ReportRecorder, so this module does not import the session)."""
 
     report: ReportRecorder | None
     selection: Selection  # the dataset's labels and the label set of a model
