@@ -150,8 +150,8 @@ def test_miou_streaming_images_per_second(
     deeplab = session_for(name, *scenes, tmp_path)
     model = deeplab.selected[0]
     predictor = deeplab.predictor(model)
-    label_set = deeplab.label_set(model)
-    pairs = deeplab.labelled_pairs(model)
+    label_set = deeplab.selection.label_set(model)
+    pairs = deeplab.selection.labelled_pairs(model)
     assert len(pairs) == SCENES
     size = deeplab.input_size(model)
     variants: dict[str, Callable[[], np.ndarray]] = {

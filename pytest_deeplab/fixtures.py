@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # numpy, Pillow and the catalogue load when a fixture is used
 
     from pytest_deeplab.catalogue.specs import ModelSpec
     from pytest_deeplab.data.labelsets import LabelSet
+    from pytest_deeplab.session import DeepLabSession
 
 
 @dataclass
@@ -26,7 +27,7 @@ class ModelHandle:
     """One selected model as a user's test sees it; loading happens on first predict."""
 
     spec: ModelSpec
-    session: Any
+    session: DeepLabSession
 
     @property
     def name(self) -> str:
@@ -55,13 +56,13 @@ class ModelHandle:
         return mask
 
     def golden_images(self) -> list[Any]:
-        return list(self.session.golden_images(self.spec))
+        return list(self.session.selection.golden_images(self.spec))
 
     def labelled_pairs(self) -> list[tuple[Path, Path]]:
-        return list(self.session.labelled_pairs(self.spec))
+        return list(self.session.selection.labelled_pairs(self.spec))
 
 
-def _session(request: pytest.FixtureRequest) -> Any:
+def _session(request: pytest.FixtureRequest) -> DeepLabSession:
     from pytest_deeplab.stash import get_deeplab_session
 
     session = get_deeplab_session(request.config)
@@ -71,7 +72,7 @@ def _session(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture(scope="session")
-def deeplab_session(request: pytest.FixtureRequest) -> Any:
+def deeplab_session(request: pytest.FixtureRequest) -> DeepLabSession:
     """The run's DeepLabSession: catalogue, selection, loaded models (each loaded once)."""
     return _session(request)
 

@@ -6,7 +6,7 @@ first needs a model), so `pytest --help` and unrelated test runs do not pay for 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -20,6 +20,7 @@ from pytest_deeplab.fixtures import (  # noqa: F401  (registered as fixtures by 
 from pytest_deeplab.options import add_options, resolve_options
 from pytest_deeplab.stash import (
     CARDS_KEY,
+    GOLDENS_KEY,
     ITEMS_KEY,
     OPTIONS_KEY,
     RELEASE_KEY,
@@ -29,6 +30,10 @@ from pytest_deeplab.stash import (
     get_deeplab_session,
 )
 from pytest_deeplab.suite.markers import MARKERS
+
+if TYPE_CHECKING:
+    from pytest_deeplab.catalogue.specs import ModelSpec
+    from pytest_deeplab.session import DeepLabSession
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -69,6 +74,7 @@ def _require_pins(config: pytest.Config) -> None:
     from pytest_deeplab.errors import FRIENDLY_ERRORS
 
     deeplab = get_deeplab_session(config)
+    assert deeplab is not None  # models are selected
     try:
         deeplab.files.require_pins(deeplab.selected)
     except FRIENDLY_ERRORS as exc:
@@ -86,7 +92,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return []  # raised again, with its message, at collection
     from pytest_deeplab.shards.plan import describe_shard
 
-    return describe_shard(deeplab.plan, options.shard)
+    if deeplab is None or deeplab.selection.plan is None:
+        return []
+    return describe_shard(deeplab.selection.plan, options.shard)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -106,7 +114,7 @@ def pytest_collection_modifyitems(
         raise pytest.UsageError(str(exc)) from None
     suite = DeepLabSuite.from_parent(session, name="deeplab", nodeid="deeplab", deeplab=deeplab)
     items.extend(session.genitems(suite))
-    deeplab.collected = True
+    deeplab.mark_collected()
 
 
 def _only_named_tests(config: pytest.Config) -> bool:
@@ -132,9 +140,10 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     """Once the item's fixtures are torn down, release the models it was the last user of."""
     yield
     plan = item.config.stash.get(RELEASE_KEY, None)
-    if plan is not None:
+    deeplab = item.config.stash.get(SESSION_KEY, None)
+    if plan is not None and deeplab is not None:
         for name in plan.after(item):
-            item.config.stash[SESSION_KEY].release(name)
+            deeplab.release(name)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -147,7 +156,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if not names:
         return
     deeplab = get_deeplab_session(metafunc.config)
-    models = [m.name for m in deeplab.selected]
+    models = [m.name for m in deeplab.selected] if deeplab is not None else []
     for name in names:
         metafunc.parametrize(name, models, indirect=True, ids=models)
 
@@ -181,14 +190,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if deeplab is not None and deeplab.collected and not hasattr(session.config, "workeroutput"):
         from pytest_deeplab.golden.prune import settle_unused_goldens
 
-        settle_unused_goldens(deeplab, record.suite_ran() if record else 0)
+        options = session.config.stash[OPTIONS_KEY]
+        session.config.stash[GOLDENS_KEY] = settle_unused_goldens(
+            deeplab.selection, options.golden_dir, record.suite_ran() if record else 0,
+            prune_asked=options.prune_golden)
     if deeplab is not None and deeplab.collected and not hasattr(session.config, "workeroutput"):
         _write_report(session, deeplab)
     if deeplab is not None and record is not None and not hasattr(session.config, "workerinput"):
         _write_results(session, deeplab)  # the controller's, with the workers' items in it
 
 
-def _write_results(session: pytest.Session, deeplab: Any) -> None:
+def _write_results(session: pytest.Session, deeplab: DeepLabSession) -> None:
     """This run's deeplab-run-K-of-N.json (shards/writer.py), after the exit status is final.
     Not under --collect-only: nothing ran, and the file would merge as a shard without items."""
     config = session.config
@@ -201,30 +213,35 @@ def _write_results(session: pytest.Session, deeplab: Any) -> None:
         command=_command(config), cards=config.stash.get(CARDS_KEY, None))
 
 
-def _empty_shard(deeplab: Any) -> bool:
-    return deeplab is not None and deeplab.plan is not None and not deeplab.selected
+def _empty_shard(deeplab: DeepLabSession | None) -> bool:
+    return deeplab is not None and deeplab.selection.plan is not None and not deeplab.selected
 
 
 def _command(config: pytest.Config) -> str:
     return " ".join(["pytest", *config.invocation_params.args])
 
 
-def _write_report(session: pytest.Session, deeplab: Any) -> None:
+def _write_report(session: pytest.Session, deeplab: DeepLabSession) -> None:
     """The HTML report (--deeplab-report), on the controller, once workers' records are in."""
     config = session.config
     options = config.stash[OPTIONS_KEY]
     if options.report is None:
         return
-    from pytest_deeplab.report.cards import build_cards
+    from pytest_deeplab.report.cards import build_cards, measure_card
     from pytest_deeplab.report.collect import OutcomeLog
     from pytest_deeplab.report.html import ReportError, write_report
 
-    config.stash[CARDS_KEY] = cards = build_cards(deeplab, options.report_cards)
+    official = deeplab.catalogue.by_source("official")
+
+    def measure(model: ModelSpec) -> Any:
+        return measure_card(model, deeplab.model_file(model), official)
+
+    config.stash[CARDS_KEY] = cards = build_cards(
+        deeplab.selected, deeplab.results, measure if options.report_cards else None)
     try:
         log = OutcomeLog.from_items(config.stash[ITEMS_KEY].results())
-        path = write_report(options.report, deeplab, log,
-                            command=_command(config), exitstatus=int(session.exitstatus),
-                            cards=cards)
+        path = write_report(options.report, deeplab.run_record(cards), log,
+                            command=_command(config), exitstatus=int(session.exitstatus))
     except (ReportError, OSError) as exc:
         config.stash[REPORT_DONE_KEY] = f"deeplab report NOT written ({options.report}): {exc}"
     else:
@@ -261,7 +278,9 @@ def pytest_benchmark_update_machine_info(
         return
     from pytest_deeplab.suite.machine_info import update_machine_info
 
-    update_machine_info(machine_info, get_deeplab_session(config), options.threads)
+    deeplab = get_deeplab_session(config)
+    if deeplab is not None:
+        update_machine_info(machine_info, deeplab, options.threads)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -272,11 +291,13 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if deeplab.collected and record is not None and record.suite_ran():  # else nothing ran
         from pytest_deeplab.report.summary import write_summary
 
-        write_summary(terminalreporter, deeplab, record)
-    elif _empty_shard(deeplab):
+        write_summary(terminalreporter, deeplab.run_record(), record,
+                      config.stash.get(GOLDENS_KEY, None), deeplab.options.rootdir)
+    elif deeplab.selection.plan is not None and not deeplab.selected:  # an empty shard
         from pytest_deeplab.shards.plan import describe_shard
 
-        for line in describe_shard(deeplab.plan, deeplab.options.shard):
+        assert deeplab.options.shard is not None  # there is a plan
+        for line in describe_shard(deeplab.selection.plan, deeplab.options.shard):
             terminalreporter.write_line(line)
     for key in (REPORT_DONE_KEY, RESULTS_DONE_KEY):
         if key in config.stash:

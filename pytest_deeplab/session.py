@@ -1,4 +1,4 @@
-"""One pytest session's DeepLab state: the selection, model files, loaded models and results.
+"""One pytest session's DeepLab state: model files, loaded models, images and results.
 
 Models are loaded once per session whatever the number of items that use them, and released
 after the last item that needs them (suite/release.py), so peak memory follows the largest
@@ -10,94 +10,50 @@ from __future__ import annotations
 from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pytest_deeplab import __version__
 from pytest_deeplab.catalogue.bundled import fixtures_dir
-from pytest_deeplab.catalogue.config import load_config_file
-from pytest_deeplab.catalogue.selection import Catalogue, build_catalogue
-from pytest_deeplab.catalogue.specs import CatalogueError, DatasetSpec, ModelSpec
+from pytest_deeplab.catalogue.resolved import Selection, SelectionError, resolve_selection
+from pytest_deeplab.catalogue.specs import ModelSpec
 from pytest_deeplab.data.image_cache import ImageCache
 from pytest_deeplab.data.images import demo_resize, load_rgb
-from pytest_deeplab.data.labels import find_pairs
-from pytest_deeplab.data.labelsets import LabelSet, get_label_set
-from pytest_deeplab.data.listing import ImageRef, list_images
 from pytest_deeplab.fetching.model_files import ModelFiles
 from pytest_deeplab.golden.store import GoldenStore
 from pytest_deeplab.options import DeepLabOptions
+from pytest_deeplab.report.collect import ReportRecorder
 from pytest_deeplab.suite.model_pool import ModelPool
 from pytest_deeplab.verdicts.results import ModelResults
 
+if TYPE_CHECKING:
+    from pytest_deeplab.report.cards import CardView
+    from pytest_deeplab.report.run import RunRecord
 
-class SelectionError(CatalogueError):
-    """The selection is empty or cannot be had: a gate must not pass because nothing ran."""
+__all__ = ["DeepLabSession", "SelectionError"]  # SelectionError: where it was first defined
 
 
 class DeepLabSession:
-    """Resolves the selection at collection time and serves models and images to the items."""
+    """Serves one run's selected models and images to its items, and keeps their figures.
 
-    def __init__(self, options: DeepLabOptions) -> None:
+    What is selected is `selection` (catalogue/resolved.py), the loaded models are `pool`
+    (suite/model_pool.py); `run_record` is what the reports read at the end.
+    """
+
+    def __init__(self, options: DeepLabOptions, selection: Selection | None = None) -> None:
         self.options = options
-        self.catalogue = self._load_catalogue()
-        self.selected: list[ModelSpec] = self._select()
-        self.selection = list(self.selected)  # every shard agrees on it (the results file)
-        self.plan: Any = None  # shards.plan.ShardPlan under --deeplab-shard
-        if options.shard is not None:
-            self.selected = self._shard_of(options.shard)
+        self.selection = selection or resolve_selection(options)
+        self.catalogue = self.selection.catalogue
+        self.selected: list[ModelSpec] = self.selection.selected  # this shard's models
         self.unavailable: dict[str, str] = {}
-        self.collected = False  # set once the suite's items exist (the summary needs them)
+        self.collected = False  # the suite's items exist, here or on a worker (mark_collected)
         self.worker_identity: dict[str, Any] | None = None
-        self.unused_goldens: list[Path] = []
-        self.pruned: list[Path] = []
-        self.prune_refused = ""
         self.results: dict[str, ModelResults] = {m.name: ModelResults() for m in self.selected}
         self.files = ModelFiles(options)
         self.pool = ModelPool(self._load, self.results)  # the models loaded in this process
         self._images = ImageCache()
-        self.report: Any = None  # the plugin sets a ReportRecorder under --deeplab-report
-
-    # -- selection ---------------------------------------------------------------------------
-
-    def _load_catalogue(self) -> Catalogue:
-        path = self.options.config_file
-        if path is None:
-            candidate = self.options.rootdir / "pyproject.toml"
-            path = candidate if candidate.is_file() else None
-        user = load_config_file(path) if path else None
-        if user is not None and path is not None and path.name == "pyproject.toml":
-            user = user if len(user) > 1 else None  # a pyproject without our table
-        return build_catalogue(user, path.parent if path else self.options.rootdir)
-
-    def _select(self) -> list[ModelSpec]:
-        spec = self.options.models or ""
-        selected = self.catalogue.select(spec)
-        if not selected:
-            raise SelectionError(
-                f"--deeplab-models={spec!r} selects no model, so nothing would be tested. "
-                "Name models, or use all / bundled / official; `pytest-deeplab list` shows them."
-            )
-        return selected
-
-    def _shard_of(self, shard: Any) -> list[ModelSpec]:
-        """This job's models: the suite, fetching, goldens and `deeplab_model` all use them."""
-        from pytest_deeplab.shards.costs import expected_costs
-        from pytest_deeplab.shards.plan import plan_shards
-
-        self.plan = plan_shards(expected_costs(self.selection, self._image_count), shard.count)
-        keep = set(self.plan.models_of(shard.index))
-        return [m for m in self.selection if m.name in keep]
-
-    def _image_count(self, model: ModelSpec) -> int:
-        try:
-            return len(self.golden_images(model)) + len(self.labelled_pairs(model))
-        except (ValueError, OSError):  # CatalogueError, ImageError: its own items report it
-            return 1
-
-    @property
-    def every_model(self) -> bool:
-        return self.options.models is not None and "all" in self.options.models.split(",")
+        self.report = ReportRecorder() if options.report is not None else None
 
     # -- model files -------------------------------------------------------------------------
 
@@ -109,7 +65,7 @@ class DeepLabSession:
         """
         from pytest_deeplab.fetching.fetch import FetchError
 
-        self.check_golden_images()
+        self.selection.check_golden_images()
         self.files.require_pins(self.selected)  # fail closed before any fetch, never a skip
         problems: dict[str, str] = {}
         for model in self.selected:
@@ -133,18 +89,6 @@ class DeepLabSession:
         self.unavailable = problems
         for name, why in problems.items():
             self.results[name].skipped = why
-
-    def check_golden_images(self) -> None:
-        """Every selected model's golden images must be listable before anything runs: a missing
-        folder, two images with one stem or a name that cannot name a golden is a usage error
-        naming the model, not a crash at the end of the run."""
-        for model in self.selected:
-            try:
-                self.golden_images(model)
-            except CatalogueError as exc:
-                raise SelectionError(
-                    f"model {model.name} (its golden_images, or its dataset's images): {exc}"
-                ) from None
 
     def model_file(self, model: ModelSpec) -> Path:
         """The model file on disk: a local path as is, archives and URLs through the cache."""
@@ -178,7 +122,7 @@ class DeepLabSession:
             resize=model.resize,
             settings=own_settings(model),
             label_set=model.label_set,
-            num_classes=self.label_set(model).num_classes,
+            num_classes=self.selection.label_set(model).num_classes,
             allow_ops=model.allow_ops,
         )
 
@@ -237,7 +181,21 @@ class DeepLabSession:
         self.pool.worker_loads.update(data.get("loads", {}))
         if data.get("report") and self.report is not None:
             self.report.merge(data["report"])
+        self.mark_collected()
+
+    def mark_collected(self) -> None:
+        """The suite's items exist (here, or on an xdist worker): the summary has something."""
         self.collected = True
+
+    def run_record(self, cards: list[CardView] | None = None) -> RunRecord:
+        """What the reports read of this run once it is over (report/run.py)."""
+        from pytest_deeplab.report.run import ModelEntry, RunRecord
+
+        return RunRecord(
+            models=[ModelEntry.of(m) for m in self.selected], results=self.results,
+            identity=self.run_identity() if self.any_model_loaded else None,
+            recorder=self.report or ReportRecorder(), cards=list(cards or []),
+            threads=self.options.threads, reloads=self.pool.reloads)
 
     def run_identity(self) -> dict[str, Any]:
         """TF identity of whoever ran the models: this process, or an xdist worker."""
@@ -264,29 +222,6 @@ class DeepLabSession:
         """The user's golden dir first; bundled models fall back to the goldens shipped with us."""
         fallbacks = [fixtures_dir() / "golden"] if model.source == "bundled" else []
         return GoldenStore(self.options.golden_dir, fallbacks)
-
-    def golden_store_root(self) -> GoldenStore:
-        """The user's golden dir alone (where updates and pruning happen)."""
-        return GoldenStore(self.options.golden_dir)
-
-    def label_set(self, model: ModelSpec) -> LabelSet:
-        return get_label_set(model.label_set)
-
-    def dataset(self, model: ModelSpec) -> DatasetSpec | None:
-        return self.catalogue.datasets.get(model.dataset) if model.dataset else None
-
-    def golden_images(self, model: ModelSpec) -> list[ImageRef]:
-        """Images whose masks are pinned: the model's golden_images, else its dataset's images."""
-        dataset = self.dataset(model)
-        suffix = dataset.label_suffix if dataset else ""
-        directory = model.golden_images or (dataset.images if dataset else None)
-        return list_images(directory, exclude_suffix=suffix) if directory else []
-
-    def labelled_pairs(self, model: ModelSpec) -> list[tuple[Path, Path]]:
-        dataset = self.dataset(model)
-        if dataset is None or dataset.labels is None:
-            return []
-        return find_pairs(dataset.images, dataset.labels, dataset.label_suffix)
 
     def prepared_image(self, path: Path, input_size: int) -> np.ndarray:
         """RGB uint8, demo-resized to the model's input size (cached, bounded in bytes)."""

@@ -16,7 +16,9 @@ from pytest_deeplab.data.labelsets import LabelSet, get_label_set
 from pytest_deeplab.data.masks import resize_mask
 from pytest_deeplab.golden.store import Golden
 from pytest_deeplab.options import DeepLabOptions
-from pytest_deeplab.report.collect import OutcomeLog, ReportRecorder, record_mask, record_miou
+from pytest_deeplab.report.cards import build_cards
+from pytest_deeplab.report.collect import OutcomeLog, record_mask, record_miou
+from pytest_deeplab.report.run import RunRecord
 from pytest_deeplab.session import DeepLabSession
 from pytest_deeplab.verdicts.masks import MaskThresholds, compare_masks
 from pytest_deeplab.verdicts.metrics import confusion_matrix
@@ -48,8 +50,13 @@ def make_session(tmp_path: Path, report: Path) -> DeepLabSession:
                              golden_dir=tmp_path / "golden", cache_dir=tmp_path / "cache",
                              config_file=config, report=report)
     session = DeepLabSession(options)
-    session.report = ReportRecorder()  # as the plugin's stash.get_deeplab_session does
+    assert session.report is not None  # --deeplab-report: the session records what items saw
     return session
+
+
+def run_record(deeplab: DeepLabSession) -> RunRecord:
+    """What the plugin hands the report at the end: the run record with published cards."""
+    return deeplab.run_record(build_cards(deeplab.selected, deeplab.results))
 
 
 def _report(nodeid: str, outcome: str, when: str = "call", longrepr: object = None
@@ -133,5 +140,5 @@ def build_synthetic_report(tmp_path: Path) -> tuple[DeepLabSession, OutcomeLog]:
     deeplab.results[OTHER].latency_median_s = 0.0081
     deeplab.results[OTHER].cpu_median_s = 0.0150
     deeplab.results[OTHER].first_call_s = 0.2
-    deeplab.collected = True
+    deeplab.mark_collected()
     return deeplab, OutcomeLog.from_items(record.results())

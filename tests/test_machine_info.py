@@ -6,12 +6,27 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest import deeplab_toml
 
+from pytest_deeplab.options import build_options
+from pytest_deeplab.session import DeepLabSession
 from pytest_deeplab.suite.machine_info import cpu_description, update_machine_info
+
+
+def unloaded_session(tmp_path: Path, threads: int | None = None,
+                     xnnpack: bool = True) -> DeepLabSession:
+    """A real session of one user model whose file is never loaded here."""
+    graph = tmp_path / "never-loaded.pb"
+    graph.write_bytes(b"not a graph: this test never loads it")
+    config = tmp_path / "deeplab.toml"
+    config.write_text(deeplab_toml(models={"m": {"path": graph, "format": "frozen_graph",
+                                                 "label_set": "pascal", "input_size": 65}}))
+    options = build_options(tmp_path, "m", config_file=config, threads=threads)
+    options.xnnpack = xnnpack  # --deeplab-no-xnnpack when False
+    return DeepLabSession(options)
 
 
 @pytest.fixture(scope="module")
@@ -32,15 +47,13 @@ flags		: fpu
 """
 
 
-def test_a_session_that_loaded_a_model_is_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_session_whose_worker_loaded_a_model_gives_that_identity(tmp_path: Path) -> None:
     identity = {"tensorflow": "2.99.0", "tensorflow_git": "v2.99.0-0-gabc", "onednn": False,
                 "onednn_source": "TF_ENABLE_ONEDNN_OPTS", "intra_op_threads": 1,
                 "inter_op_threads": 1, "tflite_runtime": "tf.lite (TensorFlow 2.99.0)",
                 "tflite_xnnpack": True, "keras": "3.99.0", "plugin_version": "x"}
-    session = SimpleNamespace(
-        any_model_loaded=True, options=SimpleNamespace(threads=1), loaded_models=lambda: ["m"],
-        run_identity=lambda: identity,  # this process's TF, or an xdist worker's
-    )
+    session = unloaded_session(tmp_path, threads=1)
+    session.merge_worker({"identity": identity, "loads": {"m": 1}})  # an xdist worker ran it
     info: dict[str, object] = {}
     update_machine_info(info, session)
     block = info["deeplab"]
@@ -51,7 +64,7 @@ def test_a_session_that_loaded_a_model_is_asked(monkeypatch: pytest.MonkeyPatch)
     assert recorded == {k: v for k, v in identity.items() if k != "plugin_version"}
     assert info["tensorflow"] == "2.99.0"
     assert block["threads"]["intra_op"] == 1
-    assert block["models_loaded"] == ["m"]
+    assert block["models_loaded"] == []  # loaded by the worker, not in this process
 
 
 def test_cpu_from_proc_cpuinfo(tmp_path: Path) -> None:
@@ -111,27 +124,19 @@ def test_saved_runs_carry_the_identity_of_the_selections_tensorflow(
     assert "simd_flags" in block["cpu"] and block["numpy"] == np.__version__
 
 
-class SessionWithoutTensorFlow:
-    """A selection whose runtime cannot be imported: no model loaded, TensorFlow missing."""
+def test_without_an_importable_tensorflow_the_block_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_deeplab.runtime import identity
+    from pytest_deeplab.runtime.base import ModelLoadError
 
-    any_model_loaded = False
-    options = SimpleNamespace(threads=2, xnnpack=False)
-
-    @property
-    def identity(self) -> dict[str, object]:
-        from pytest_deeplab.runtime.base import ModelLoadError
-
+    def not_importable(*args: object, **kwargs: object) -> None:
         raise ModelLoadError("TensorFlow is not importable (No module named 'tensorflow')")
 
-    def loaded_models(self) -> list[str]:
-        return []
-
-
-def test_without_an_importable_tensorflow_the_block_says_so(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(identity, "runtime_identity", not_importable)
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
+    session = unloaded_session(tmp_path, threads=2, xnnpack=False)
     info: dict[str, object] = {}
-    update_machine_info(info, SessionWithoutTensorFlow())
+    update_machine_info(info, session)
     block = info["deeplab"]
     assert isinstance(block, dict)
     recorded = block["tensorflow"]

@@ -139,7 +139,7 @@ import pytest
 
 def test_late(deeplab_session):
     spec = deeplab_session.catalogue.models["mini_mnv2_os16"]
-    ref = deeplab_session.golden_images(spec)[0]
+    ref = deeplab_session.selection.golden_images(spec)[0]
     image = deeplab_session.prepared_image(ref.path, deeplab_session.input_size(spec))
     mask = deeplab_session.predictor(spec).predict(image)
     golden = deeplab_session.golden_store(spec).load(spec.name, ref.image_id)

@@ -14,7 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from report_helpers import EVIL, MODEL, OTHER, build_synthetic_report, make_session
+from report_helpers import (
+    EVIL,
+    MODEL,
+    OTHER,
+    build_synthetic_report,
+    make_session,
+    run_record,
+)
 
 from pytest_deeplab.data.labelsets import get_label_set
 from pytest_deeplab.report import panels
@@ -141,7 +148,7 @@ def test_outcome_log_keeps_final_outcomes_and_messages() -> None:
 @pytest.fixture
 def synthetic(tmp_path: Path) -> tuple[object, OutcomeLog, str]:
     deeplab, log = build_synthetic_report(tmp_path)
-    context = build_context(deeplab, log, cards=build_cards(deeplab, measure=False),
+    context = build_context(run_record(deeplab), log,
                             command="pytest --deeplab-models=street-model")
     return deeplab, log, render_report(context)
 
@@ -220,7 +227,8 @@ def test_model_cards_show_published_facts_without_measuring(tmp_path: Path) -> N
     options = DeepLabOptions(rootdir=tmp_path, models="mobilenetv2_dm05_coco_voc_trainval",
                              update_golden=None, golden_dir=tmp_path, cache_dir=tmp_path,
                              report=tmp_path / "r.html")
-    (card,) = build_cards(DeepLabSession(options), measure=False)
+    session = DeepLabSession(options)
+    (card,) = build_cards(session.selected, session.results)
     rows = {label: (measured, published) for label, measured, published, _ in card.rows}
     assert not card.measured and card.published_from == "zoo"
     assert rows["multiply-adds"] == ("", "2.84B")
@@ -235,7 +243,7 @@ def test_worker_records_reach_the_controller_through_export_and_merge(tmp_path: 
     controller.merge_worker(data)
     assert controller.report.export() == worker.report.export()
     assert controller.results[MODEL].agreements == worker.results[MODEL].agreements
-    path = write_report(tmp_path / "out" / "report.html", controller, log)
+    path = write_report(tmp_path / "out" / "report.html", run_record(controller), log)
     html = path.read_text()
     assert html.count('class="image-card status-') == 6  # 4 images, mIOU and latency errors
     assert len(parse(html).images) == 4 * 5 - 2  # scene_02 has no golden and no diff

@@ -8,6 +8,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from pytest_deeplab.catalogue.selection import build_catalogue
+from pytest_deeplab.golden.prune import GoldenSweep
+from pytest_deeplab.report.run import ModelEntry, RunRecord
 from pytest_deeplab.report.summary import table_lines, write_summary
 from pytest_deeplab.suite.latency import UNMEASURED_HINT
 from pytest_deeplab.verdicts.record import ItemLog, ItemResult
@@ -28,7 +30,7 @@ class Terminal:
         self.lines.append(line)
 
 
-def session(tmp_path: Path) -> Any:
+def finished_run(tmp_path: Path) -> tuple[RunRecord, GoldenSweep]:
     catalogue = build_catalogue(None, tmp_path)
     selected = [catalogue.models[n] for n in (*LONG, "xception65_ade20k_train")]
     results = {m.name: ModelResults() for m in selected}
@@ -40,12 +42,10 @@ def session(tmp_path: Path) -> Any:
     second.latency_unmeasured = UNMEASURED_HINT
     results["xception65_ade20k_train"].skipped = "not in the cache"
     golden = tmp_path / "a" / "rather" / "deep" / "deeplab-golden"
-    return SimpleNamespace(
-        selected=selected, results=results, any_model_loaded=True,
-        run_identity=lambda: {"tensorflow": "2.21.0", "onednn": True, "intra_op_threads": 2},
-        pruned=[], prune_refused="", options=SimpleNamespace(golden_dir=golden, rootdir=tmp_path),
-        unused_goldens=[golden / LONG[1] / f"frankfurt_000000_{i:06d}.png" for i in range(8)],
-    )
+    run = RunRecord([ModelEntry.of(m) for m in selected], results,
+                    identity={"tensorflow": "2.21.0", "onednn": True, "intra_op_threads": 2})
+    unused = [golden / LONG[1] / f"frankfurt_000000_{i:06d}.png" for i in range(8)]
+    return run, GoldenSweep(golden, unused)
 
 
 def test_every_line_fits_80_columns(tmp_path: Path) -> None:
@@ -54,7 +54,8 @@ def test_every_line_fits_80_columns(tmp_path: Path) -> None:
     for i in range(3):
         nodeid = f"deeplab::m{i}::latency"
         record.items[nodeid] = ItemResult(nodeid, "skipped", when="setup")
-    write_summary(terminal, session(tmp_path), record)
+    run, goldens = finished_run(tmp_path)
+    write_summary(terminal, run, record, goldens, rootdir=tmp_path)
     text = "\n".join(terminal.lines)
     assert all(len(line) <= 80 for line in terminal.lines), text
     lines = terminal.lines

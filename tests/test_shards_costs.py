@@ -12,40 +12,41 @@ from pathlib import Path
 import pytest
 from conftest import SmallModel, deeplab_toml
 
+from pytest_deeplab.catalogue.resolved import Selection, resolve_selection
 from pytest_deeplab.catalogue.specs import CatalogueError, ZooFacts
 from pytest_deeplab.options import build_options
 from pytest_deeplab.runtime.identity import IDENTITY_KEYS as RUNTIME_IDENTITY_KEYS
-from pytest_deeplab.session import DeepLabSession
 from pytest_deeplab.shards.merge import IDENTITY_KEYS
 from pytest_deeplab.shards.plan import Shard
 
 
-def sharded_session(tmp_path: Path, models: dict[str, dict[str, object]], spec: str,
-                    shard: str = "1/2") -> DeepLabSession:
+def sharded_selection(tmp_path: Path, models: dict[str, dict[str, object]], spec: str,
+                      shard: str = "1/2") -> Selection:
     config = tmp_path / "deeplab.toml"
     config.write_text(deeplab_toml(models=models))
     options = build_options(tmp_path, spec, config_file=config)
     index, count = map(int, shard.split("/"))
     options.shard = Shard(index, count)
-    return DeepLabSession(options)
+    return resolve_selection(options)
 
 
 def test_a_user_multiply_adds_times_its_images_is_its_cost(
         tmp_path: Path, small_model: SmallModel) -> None:
     images = len(list(small_model.golden_images.glob("*.png")))
     assert images == 6
-    session = sharded_session(tmp_path, {
+    selection = sharded_selection(tmp_path, {
         "measured": small_model.model(multiply_adds=2.5e9),
         "unmeasured": small_model.model(),
     }, "measured,unmeasured,xception65_coco_voc_trainval,xception65_coco_voc_trainaug")
-    plan = session.plan
+    plan = selection.plan
+    assert plan is not None
     assert plan.costs["measured"] == 2.5e9 * 6
     # no figure: the user model, and the zoo's multi-scale 3055 B figure
     assert plan.estimated == ("unmeasured", "xception65_coco_voc_trainval")
     assert "xception65_coco_voc_trainaug" not in plan.estimated
     # every model is in exactly one shard, and this session runs shard 1's
-    assert [m.name for m in session.selected] == list(plan.models_of(1))
-    assert len(session.selection) == 4
+    assert [m.name for m in selection.selected] == list(plan.models_of(1))
+    assert len(selection.across_shards) == 4
 
 
 @pytest.mark.parametrize("value", ['"lots"', "0", "-3", "true"])
@@ -55,7 +56,7 @@ def test_a_bad_multiply_adds_names_the_key(tmp_path: Path, small_model: SmallMod
     config.write_text(deeplab_toml(models={"mine": small_model.model()})
                       + f"multiply_adds = {value}\n")
     with pytest.raises(CatalogueError, match=r"\[models.mine\]: multiply_adds must be a number"):
-        DeepLabSession(build_options(tmp_path, "mine", config_file=config))
+        resolve_selection(build_options(tmp_path, "mine", config_file=config))
 
 
 def test_published_figures_count_only_when_they_are_one_run() -> None:

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
-from report_helpers import EVIL, MODEL, OTHER, build_synthetic_report
+from report_helpers import EVIL, MODEL, OTHER, build_synthetic_report, run_record
 from shard_helpers import IDENTITY, merge_command
 from test_report_html import parse
 
 from pytest_deeplab.report.collect import OutcomeLog
 from pytest_deeplab.report.html import write_report
-from pytest_deeplab.report.merged import model_entry, report_payload
+from pytest_deeplab.report.merged import report_payload
 from pytest_deeplab.session import DeepLabSession
 from pytest_deeplab.shards.results import ItemResult, RunResults, write_results
 
@@ -27,7 +28,10 @@ from pytest_deeplab.shards.results import ItemResult, RunResults, write_results
 def shard_files(deeplab: DeepLabSession, log: OutcomeLog, root: Path,
                 identities: tuple[dict[str, object], dict[str, object]]) -> list[Path]:
     """MODEL in shard 1/2 and OTHER in shard 2/2, as two jobs would have written them."""
-    payload = report_payload(deeplab)
+    record = run_record(deeplab)
+    payload = report_payload(record.recorder, record.cards)
+    entries = {m.name: {"spec": m.as_spec(), "results": asdict(record.results[m.name])}
+               for m in record.models}
     json.dumps(payload, allow_nan=False)  # the payload must be plain JSON as it is
     paths = []
     for index, (model, identity) in enumerate(zip((MODEL, OTHER), identities), start=1):
@@ -38,7 +42,7 @@ def shard_files(deeplab: DeepLabSession, log: OutcomeLog, root: Path,
             costs={MODEL: 1.0, OTHER: 1.0}, exitstatus=1 if model == MODEL else 0,
             items=[ItemResult(o.nodeid, o.outcome, o.duration, longrepr=o.message)
                    for o in log.for_model(model)],
-            models={model: model_entry(deeplab.catalogue.models[model], deeplab.results[model])},
+            models={model: entries[model]},
             report={"records": {"masks": [m for m in records["masks"] if m["model"] == model],
                                 "mious": [m for m in records["mious"] if m["model"] == model]},
                     "cards": [c for c in payload["cards"] if c["name"] == model]},
@@ -59,8 +63,8 @@ def texts(html: str) -> str:
 def test_the_merged_page_shows_what_the_unsharded_page_shows(
         tmp_path: Path, synthetic: tuple[DeepLabSession, OutcomeLog]) -> None:
     deeplab, log = synthetic
-    deeplab.worker_identity = dict(IDENTITY)  # as if an xdist worker had run the models
-    unsharded = write_report(tmp_path / "unsharded.html", deeplab, log).read_text()
+    deeplab.merge_worker({"identity": dict(IDENTITY)})  # as if an xdist worker ran the models
+    unsharded = write_report(tmp_path / "unsharded.html", run_record(deeplab), log).read_text()
     shard_files(deeplab, log, tmp_path / "artifacts", (IDENTITY, IDENTITY))
     merged_path = tmp_path / "merged.html"
     assert merge_command(str(tmp_path / "artifacts"), f"--html={merged_path}") == 1

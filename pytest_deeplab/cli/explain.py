@@ -25,10 +25,14 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_deeplab.cli.envs import add_install_options
 from pytest_deeplab.cli.gate import _env_pair
+
+if TYPE_CHECKING:
+    from pytest_deeplab.catalogue.resolved import Selection
+    from pytest_deeplab.fetching.model_files import ModelFiles
 
 COMMAND = "explain"
 EXIT_RAN, EXIT_ERROR = 0, 2
@@ -111,7 +115,8 @@ def _file_model(path: Path, args: argparse.Namespace) -> Any:
                     args.output_tensor)
 
 
-def _resolve(text: str, session: Any, args: argparse.Namespace) -> tuple[Any, Any]:
+def _resolve(text: str, selection: Selection, files: ModelFiles,
+             args: argparse.Namespace) -> tuple[Any, Any]:
     """(ModelRef, catalogue ModelSpec or None) for a name or a file."""
     from pytest_deeplab.catalogue.specs import CatalogueError
     from pytest_deeplab.explain.sides import ExplainError, ModelRef
@@ -120,7 +125,7 @@ def _resolve(text: str, session: Any, args: argparse.Namespace) -> tuple[Any, An
     if path.is_file():
         return _file_model(path, args), None
     try:
-        selected = session.catalogue.select(text)
+        selected = selection.catalogue.select(text)
     except CatalogueError as exc:
         if path.suffix in (".pb", ".tflite") or path.is_dir():
             raise ExplainError(f"{text}: no such model file (explain reads .pb and .tflite "
@@ -135,21 +140,21 @@ def _resolve(text: str, session: Any, args: argparse.Namespace) -> tuple[Any, An
     if not get_format(model.format).explainable:
         raise ExplainError(f"{model.name} is a {model.format}; explain reads frozen graphs and "
                            "TF Lite models")
-    file = session.model_file(model)
+    file = files.path(model)
     from pytest_deeplab.runtime.formats import own_settings
 
     return ModelRef(model.name, file, model.format, model.input_tensor, model.output_tensor,
                     model.allow_ops, own_settings(model)), model
 
 
-def _image(args: argparse.Namespace, session: Any, spec: Any) -> tuple[Path, Any]:
+def _image(args: argparse.Namespace, selection: Selection, spec: Any) -> tuple[Path, Any]:
     from pytest_deeplab.data.images import demo_resize, load_rgb
     from pytest_deeplab.explain.sides import ExplainError
 
     path = args.image
     if path is None and spec is not None:
-        refs = session.golden_images(spec)
-        pairs = session.labelled_pairs(spec)
+        refs = selection.golden_images(spec)
+        pairs = selection.labelled_pairs(spec)
         path = refs[0].path if refs else pairs[0][0] if pairs else None
     if path is None:
         raise ExplainError(f"{args.model} has no golden images to default to: give --image PATH")
@@ -174,13 +179,15 @@ def _side(label: str, text: str, option: str, args: argparse.Namespace, env: Any
 
 def _sides(args: argparse.Namespace) -> dict[str, Any]:
     """The two models, the image and the two sides: what tensor and latency explain share."""
+    from pytest_deeplab.catalogue.resolved import resolve_selection
     from pytest_deeplab.cli.main import options_from_args
-    from pytest_deeplab.session import DeepLabSession
+    from pytest_deeplab.fetching.model_files import ModelFiles
 
-    session = DeepLabSession(options_from_args(args, "all"))
-    model_a, spec_a = _resolve(args.model, session, args)
-    model_b = _resolve(args.against, session, args)[0] if args.against else model_a
-    image_path, image = _image(args, session, spec_a)
+    options = options_from_args(args, "all")
+    selection, files = resolve_selection(options), ModelFiles(options)
+    model_a, spec_a = _resolve(args.model, selection, files, args)
+    model_b = _resolve(args.against, selection, files, args)[0] if args.against else model_a
+    image_path, image = _image(args, selection, spec_a)
     side_a = _side("A", args.baseline or sys.executable, "--baseline", args, args.env_a,
                    args.with_a)
     side_b = (_side("B", args.candidate, "--candidate", args, args.env_b, args.with_b)

@@ -42,15 +42,16 @@ def _file_model(path: Path) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pytest_deeplab.catalogue.resolved import resolve_selection
     from pytest_deeplab.catalogue.specs import CatalogueError, ModelSpec
     from pytest_deeplab.cli.main import options_from_args
     from pytest_deeplab.fetching.fetch import FetchError
+    from pytest_deeplab.fetching.model_files import ModelFiles
     from pytest_deeplab.fetching.trust import UnpinnedModelsError
     from pytest_deeplab.modelcard.card import build_card, render_text
     from pytest_deeplab.options import OptionsError
     from pytest_deeplab.runtime.base import ModelLoadError
     from pytest_deeplab.runtime.inspection import inspect_model
-    from pytest_deeplab.session import DeepLabSession
 
     if args.size is not None and args.size < 16:
         print("pytest-deeplab inspect: --size must be at least 16 pixels", file=sys.stderr)
@@ -58,23 +59,25 @@ def run(args: argparse.Namespace) -> int:
     files = [Path(m) for m in args.models if Path(m).exists()]
     names = [m for m in args.models if not Path(m).exists()]
     try:
-        session = DeepLabSession(options_from_args(args, ",".join(names) or "all"))
+        options = options_from_args(args, ",".join(names) or "all")
+        selection = resolve_selection(options)
         models: list[tuple[ModelSpec, Path | None]] = [
-            (m, None) for m in (session.selected if names else [])]
+            (m, None) for m in (selection.selected if names else [])]
         models += [(_file_model(p), p) for p in files]
         compare = None
         if args.compare_with:
-            (compare,) = session.catalogue.select(args.compare_with)[:1]
+            (compare,) = selection.catalogue.select(args.compare_with)[:1]
     except (CatalogueError, OptionsError) as exc:
         message = str(exc).replace("--deeplab-models: ", "")
         print(f"pytest-deeplab inspect: {message}", file=sys.stderr)
         return 2
-    official = session.catalogue.by_source("official")
+    official = selection.catalogue.by_source("official")
+    model_files = ModelFiles(options)
 
     cards, verdicts, failed = [], [], 0
     for model, direct in models:
         try:
-            path = direct or session.model_file(model)
+            path = direct or model_files.path(model)
             verdict = safety_verdict(path, model)
             if verdict is not None:
                 verdicts.append(verdict)

@@ -12,11 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_deeplab.catalogue.selection import Catalogue
+from pytest_deeplab.catalogue.resolved import Selection, resolve_selection
 from pytest_deeplab.catalogue.specs import CatalogueError, format_madds
-from pytest_deeplab.fetching.model_files import is_cached
+from pytest_deeplab.fetching.model_files import ModelFiles, is_cached
 from pytest_deeplab.options import DeepLabOptions, OptionsError, build_options
-from pytest_deeplab.session import DeepLabSession
 from pytest_deeplab.shards.plan import ShardSpecError
 
 
@@ -82,7 +81,8 @@ def options_from_args(args: argparse.Namespace, models: str) -> DeepLabOptions:
     )
 
 
-def _list(catalogue: Catalogue, session: DeepLabSession) -> int:
+def _list(selection: Selection, options: DeepLabOptions) -> int:
+    catalogue = selection.catalogue
     header = ("name", "source", "format", "labels", "input", "backbone", "OS", "published mIOU",
               "MAdds", "size", "cached")
     rows = [header]
@@ -93,7 +93,7 @@ def _list(catalogue: Catalogue, session: DeepLabSession) -> int:
             model.name, model.source, model.format, model.label_set, size,
             f.backbone, str(f.eval_output_stride or ""), f.published_miou,
             format_madds(f.multiply_adds, f.multiply_adds_note),
-            f.file_size, is_cached(model, session.options),
+            f.file_size, is_cached(model, options),
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for row in rows:
@@ -102,33 +102,33 @@ def _list(catalogue: Catalogue, session: DeepLabSession) -> int:
     return 0
 
 
-def _fetch(session: DeepLabSession) -> int:
+def _fetch(selection: Selection, files: ModelFiles) -> int:
     """Fetch the selection into the cache and pin each archive in the rootdir's deeplab-zoo.lock
     (with where it came from), as a pytest run would: this is how a lock is written on purpose."""
     from pytest_deeplab.fetching.fetch import FetchError
     from pytest_deeplab.fetching.trust import UnpinnedModelsError, mirror_pin_note
 
     try:
-        session.files.require_pins(session.selected, option="--require-pins")
+        files.require_pins(selection.selected, option="--require-pins")
     except UnpinnedModelsError as exc:
         print(f"pytest-deeplab: {exc}", file=sys.stderr)
         return 2
     failed = 0
-    for model in session.selected:
+    for model in selection.selected:
         try:
-            path = session.model_file(model)
+            path = files.path(model)
         except (FetchError, OSError) as exc:
             failed += 1
             print(f"FAILED {model.name}: {exc}", file=sys.stderr)
         else:
             print(f"ok     {model.name}: {path}")
-    lock = session.files.lock_path
-    for name, fetched in session.files.fetched.items():
+    lock = files.lock_path
+    for name, fetched in files.fetched.items():
         if fetched.pinned:  # "new", or "updated" (--update-lock)
             updated = " (updated)" if fetched.pinned == "updated" else ""
             print(f"pinned {name}: sha256 {fetched.sha256} ({fetched.size} bytes) from "
                   f"{fetched.origin} in {lock}{updated}")
-    for pin in session.files.mirror_pins.values():
+    for pin in files.mirror_pins.values():
         print(f"CHECK  {mirror_pin_note(pin.as_dict())}", file=sys.stderr)
     return 1 if failed else 0
 
@@ -145,13 +145,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             from pytest_deeplab.shards.plan import parse_shard
 
             options.shard = parse_shard(args.shard, option="--shard")
-        session = DeepLabSession(options)
+        selection = resolve_selection(options)
     except (CatalogueError, ShardSpecError, OptionsError) as exc:
         print(f"pytest-deeplab: {exc}", file=sys.stderr)
         return 2
     if args.command == "list":
-        return _list(session.catalogue, session)
-    return _fetch(session)
+        return _list(selection, options)
+    return _fetch(selection, ModelFiles(options))
 
 
 if __name__ == "__main__":  # pragma: no cover

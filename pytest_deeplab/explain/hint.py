@@ -12,7 +12,11 @@ import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_deeplab.catalogue.specs import ModelSpec
+    from pytest_deeplab.session import DeepLabSession
 
 
 def explain_command(
@@ -70,7 +74,7 @@ def golden_explain_line(
     return f"\n  where the runs part ways: {command}{where}"
 
 
-def explain_hint(deeplab: Any, model: Any, image: Path | None,
+def explain_hint(deeplab: DeepLabSession, model: ModelSpec, image: Path | None,
                  golden: Mapping[str, Any]) -> str:
     """golden_explain_line for a mask item of this session."""
     options = deeplab.options

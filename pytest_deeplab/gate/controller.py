@@ -120,8 +120,9 @@ def _check_protocol(worker: WorkerProcess, hello: dict[str, Any]) -> None:
 
 def resolve_models(settings: GateSettings) -> list[Any]:
     """The selection, resolved as the plugin resolves it (no TensorFlow import here)."""
+    from pytest_deeplab.catalogue.resolved import resolve_selection
     from pytest_deeplab.errors import DeepLabError
-    from pytest_deeplab.session import DeepLabSession
+    from pytest_deeplab.fetching.model_files import ModelFiles
 
     try:
         options = build_options(
@@ -129,9 +130,8 @@ def resolve_models(settings: GateSettings) -> list[Any]:
             mirrors=list(settings.mirrors), offline=settings.offline,
             require_pins=settings.require_pins, config_file=settings.config_file,
         )
-        session = DeepLabSession(options)
-        selected: list[Any] = session.selected
-        session.files.require_pins(selected, option="--require-pins")  # before any worker
+        selected: list[Any] = resolve_selection(options).selected
+        ModelFiles(options).require_pins(selected, option="--require-pins")  # before any worker
     except DeepLabError as exc:  # includes "selects no model": never pass on nothing
         raise GateError(str(exc).replace("--deeplab-models", "--models")) from None
     return selected

@@ -28,9 +28,14 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from pytest_deeplab.options import build_options
+
+if TYPE_CHECKING:
+    from pytest_deeplab.catalogue.resolved import Selection
+    from pytest_deeplab.catalogue.specs import ModelSpec
+    from pytest_deeplab.session import DeepLabSession
 
 PROTOCOL = 2  # 2: hello reports the versions of asked-for distributions
 
@@ -39,7 +44,7 @@ class Worker:
     """State of one worker process: the session (catalogue, loaded models) and timing images."""
 
     def __init__(self) -> None:
-        self.session: Any = None
+        self.session: DeepLabSession | None = None
         self.images: dict[str, Any] = {}
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -92,10 +97,15 @@ class Worker:
         threads = self.session.options.threads if self.session else None
         return {"identity": runtime_identity(threads).as_dict()}
 
-    def _model(self, name: str) -> Any:
+    @property
+    def deeplab(self) -> DeepLabSession:
+        """The session `setup` built (models and images are served from it)."""
         if self.session is None:
             raise RuntimeError("setup must come before any model command")
-        for model in self.session.selected:
+        return self.session
+
+    def _model(self, name: str) -> ModelSpec:
+        for model in self.deeplab.selected:
             if model.name == name:
                 return model
         raise KeyError(f"model {name!r} was not selected at setup")
@@ -105,9 +115,9 @@ class Worker:
 
         model = self._model(request["model"])
         start = time.perf_counter()
-        predictor = self.session.predictor(model)
+        predictor = self.deeplab.predictor(model)
         load_s = time.perf_counter() - start
-        image_id, image = first_image(self.session, model)
+        image_id, image = first_image(self.deeplab, model)
         self.images[model.name] = image
         wall, cpu = time.perf_counter(), time.process_time()
         predictor.predict(image)
@@ -124,7 +134,7 @@ class Worker:
 
     def cmd_infer(self, request: dict[str, Any]) -> dict[str, Any]:
         model = self._model(request["model"])
-        predictor = self.session.predictor(model)
+        predictor = self.deeplab.predictor(model)
         image = self.images[model.name]
         walls, cpus = [], []
         for _ in range(int(request.get("n", 1))):
@@ -138,13 +148,13 @@ class Worker:
         from PIL import Image
 
         model = self._model(request["model"])
-        predictor = self.session.predictor(model)
-        paths = model_image_paths(self.session, model)
+        predictor = self.deeplab.predictor(model)
+        paths = model_image_paths(self.deeplab.selection, model)
         limit = request.get("limit")
         out = []
         for image_id, path in paths[: int(limit) if limit else None]:
-            size = self.session.input_size(model)
-            mask = predictor.predict(self.session.prepared_image(path, size))
+            size = self.deeplab.input_size(model)
+            mask = predictor.predict(self.deeplab.prepared_image(path, size))
             buffer = io.BytesIO()
             Image.fromarray(mask).save(buffer, format="PNG")
             out.append({"id": image_id, "png": base64.b64encode(buffer.getvalue()).decode()})
@@ -152,7 +162,7 @@ class Worker:
 
     def cmd_unload(self, request: dict[str, Any]) -> dict[str, Any]:
         model = self._model(request["model"])
-        self.session.release(model.name)
+        self.deeplab.release(model.name)
         self.images.pop(model.name, None)
         return {}
 
@@ -164,12 +174,12 @@ def _version(metadata: Any, name: str) -> str | None:
         return None
 
 
-def model_image_paths(session: Any, model: Any) -> list[tuple[str, Path]]:
+def model_image_paths(selection: Selection, model: ModelSpec) -> list[tuple[str, Path]]:
     """The model's golden images, then its dataset's labelled images, each path once."""
     seen: dict[Path, str] = {}
-    for ref in session.golden_images(model):
+    for ref in selection.golden_images(model):
         seen.setdefault(ref.path, ref.image_id)
-    for image, _label in session.labelled_pairs(model):
+    for image, _label in selection.labelled_pairs(model):
         seen.setdefault(image, image.stem)
     return [(image_id, path) for path, image_id in seen.items()]
 

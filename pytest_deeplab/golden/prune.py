@@ -6,31 +6,43 @@ are merely unselected, so deletion needs the whole suite of the selected models 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from pytest_deeplab.session import DeepLabSession
+from pytest_deeplab.catalogue.resolved import Selection
+from pytest_deeplab.golden.store import GoldenStore
 
 
-def selected_goldens(deeplab: DeepLabSession) -> set[tuple[str, str]]:
+@dataclass(frozen=True)
+class GoldenSweep:
+    """What the end of a run found in the golden dir: the summary lists or counts it."""
+
+    golden_dir: Path
+    unused: list[Path] = field(default_factory=list)
+    pruned: list[Path] = field(default_factory=list)
+    refused: str = ""  # why unused goldens were not pruned although asked
+
+
+def selected_goldens(selection: Selection) -> set[tuple[str, str]]:
     """Every (model, image_id) the selection would check."""
     return {
         (model.name, ref.image_id)
-        for model in deeplab.selected
-        for ref in deeplab.golden_images(model)
+        for model in selection.selected
+        for ref in selection.golden_images(model)
     }
 
 
-def unused_goldens(deeplab: DeepLabSession) -> list[Path]:
+def unused_goldens(selection: Selection, golden_dir: Path) -> list[Path]:
     """Golden files in the user's golden dir that no selected item uses.
 
     Folders of models no longer in the catalogue count as unused only when every model was
     selected (`all`); otherwise they may belong to a model this run did not select.
     """
-    store = deeplab.golden_store_root()
-    selected = selected_goldens(deeplab)
-    scope = {m.name for m in deeplab.selected}
-    if deeplab.every_model:
-        scope |= store.models() - set(deeplab.catalogue.models)
+    store = GoldenStore(golden_dir)  # the user's dir alone: bundled fallbacks are never pruned
+    selected = selected_goldens(selection)
+    scope = {m.name for m in selection.selected}
+    if selection.every_model:
+        scope |= store.models() - set(selection.catalogue.models)
     return store.unused(selected, models=scope)
 
 
@@ -47,21 +59,19 @@ def prune(paths: list[Path]) -> list[Path]:
     return removed
 
 
-def expected_items(deeplab: DeepLabSession) -> int:
+def expected_items(selection: Selection) -> int:
     """How many items the complete suite of the selected models has (masks + mIOU + latency)."""
-    return sum(len(deeplab.golden_images(model)) + 2 for model in deeplab.selected)
+    return sum(len(selection.golden_images(model)) + 2 for model in selection.selected)
 
 
-def settle_unused_goldens(deeplab: DeepLabSession, items_run: int) -> None:
+def settle_unused_goldens(selection: Selection, golden_dir: Path, items_run: int, *,
+                          prune_asked: bool) -> GoldenSweep:
     """List unused goldens; with --deeplab-prune-golden, delete them if the whole suite ran."""
-    unused = unused_goldens(deeplab)
-    deeplab.unused_goldens = unused
-    if not unused or not deeplab.options.prune_golden:
-        return
-    if items_run < expected_items(deeplab):
-        deeplab.prune_refused = (
-            f"only {items_run} of {expected_items(deeplab)} items ran (-k, -m or skips): "
-            "unused goldens are pruned only after a complete run"
-        )
-        return
-    deeplab.pruned = prune(unused)
+    unused = unused_goldens(selection, golden_dir)
+    if not unused or not prune_asked:
+        return GoldenSweep(golden_dir, unused)
+    if items_run < expected_items(selection):
+        return GoldenSweep(golden_dir, unused, refused=(
+            f"only {items_run} of {expected_items(selection)} items ran (-k, -m or skips): "
+            "unused goldens are pruned only after a complete run"))
+    return GoldenSweep(golden_dir, unused, pruned=prune(unused))

@@ -9,10 +9,13 @@ one `pytest-deeplab inspect MODEL` prints. Inspection re-imports the graph: seco
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pytest_deeplab.catalogue.specs import ModelSpec, ZooFacts, format_madds
+from pytest_deeplab.verdicts.results import ModelResults
 
 
 @dataclass
@@ -95,18 +98,20 @@ def _tensor(t: dict[str, Any]) -> str:
     return f"{t['name']} {t['dtype']} {dims}"
 
 
-def build_cards(deeplab: Any, measure: bool) -> list[CardView]:
-    """One card per selected model that was available; measured only when asked."""
+def build_cards(models: Iterable[ModelSpec], results: Mapping[str, ModelResults],
+                measure: Callable[[ModelSpec], Any] | None = None) -> list[CardView]:
+    """One card per selected model that was available; measured (by `measure`, which builds a
+    modelcard.card.ModelCard, e.g. with `measure_card`) only when given."""
     views = []
-    for model in deeplab.selected:
-        if deeplab.results[model.name].skipped:
+    for model in models:
+        if results[model.name].skipped:
             continue
         view = CardView(model.name, measured=False, rows=published_rows(model),
                         published_from="manifest" if model.source == "bundled" else (
                             "zoo" if model.source == "official" else ""))
-        if measure:
+        if measure is not None:
             try:
-                card = measure_card(deeplab, model)
+                card = measure(model)
             except Exception as exc:  # a card that cannot be measured must not lose the report
                 view.error = f"{type(exc).__name__}: {exc}"
             else:
@@ -119,13 +124,14 @@ def build_cards(deeplab: Any, measure: bool) -> list[CardView]:
     return views
 
 
-def measure_card(deeplab: Any, model: ModelSpec) -> Any:
+def measure_card(model: ModelSpec, path: Path, official: list[ModelSpec]) -> Any:
+    """The model card of the file at `path`, set beside the zoo's published figures."""
     from pytest_deeplab.modelcard.card import build_card
     from pytest_deeplab.runtime.inspection import inspect_model
 
     measured = inspect_model(
-        deeplab.model_file(model), model.format, input_tensor=model.input_tensor,
+        path, model.format, input_tensor=model.input_tensor,
         output_tensor=model.output_tensor, default_size=model.input_size,
             allow_ops=model.allow_ops,
     )
-    return build_card(model, measured, deeplab.catalogue.by_source("official"))
+    return build_card(model, measured, official)

@@ -24,8 +24,8 @@ from pytest_deeplab.verdicts.record import ItemResult
 if TYPE_CHECKING:
     import numpy as np
 
+    from pytest_deeplab.catalogue.resolved import Selection
     from pytest_deeplab.catalogue.specs import ModelSpec
-    from pytest_deeplab.data.labelsets import LabelSet
     from pytest_deeplab.golden.store import Golden
     from pytest_deeplab.verdicts.masks import MaskComparison
     from pytest_deeplab.verdicts.miou import MiouResult
@@ -34,14 +34,11 @@ MAX_MESSAGE = 6000
 
 
 class ReportSource(Protocol):
-    """What the records need of the run's session (kept abstract: the session does not import
-    this module, and this module does not import the session)."""
+    """What the records need of the run's session (kept abstract: the session imports this
+    module for its ReportRecorder, so this module does not import the session)."""
 
     report: ReportRecorder | None
-
-    def labelled_pairs(self, model: ModelSpec) -> list[tuple[Path, Path]]: ...
-
-    def label_set(self, model: ModelSpec) -> LabelSet: ...
+    selection: Selection  # the dataset's labels and the label set of a model
 
 
 @dataclass
@@ -136,7 +133,7 @@ class ReportRecorder:
             return None
         if model.name not in self._truth:
             try:
-                pairs = deeplab.labelled_pairs(model)
+                pairs = deeplab.selection.labelled_pairs(model)
             except Exception:  # a broken dataset is the mIOU item's failure, not the report's
                 pairs = []
             self._truth[model.name] = {img.resolve(): label for img, label in pairs}
@@ -166,7 +163,7 @@ def record_mask(
     from pytest_deeplab.report import panels
 
     started = time.perf_counter()
-    label_set = deeplab.label_set(model)
+    label_set = deeplab.selection.label_set(model)
     shape = tuple(current.shape[:2])
     record = MaskRecord(model=model.name, image_id=image_id, status=status, note=note,
                         shape=list(shape), image_path=str(image_path or ""),

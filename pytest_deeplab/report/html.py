@@ -21,8 +21,9 @@ from typing import Any, Optional
 
 from pytest_deeplab import __version__
 from pytest_deeplab.constants import suite_nodeid
-from pytest_deeplab.report.cards import CardView
 from pytest_deeplab.report.collect import ItemOutcome, MaskRecord, MiouRecord, OutcomeLog
+from pytest_deeplab.report.run import ModelEntry, RunRecord
+from pytest_deeplab.verdicts.results import ModelResults
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -78,8 +79,8 @@ class ModelView:
     name: str
     anchor: str
     status: str
-    spec: Any
-    result: Any
+    spec: ModelEntry
+    result: ModelResults
     images: list[ImageView] = field(default_factory=list)
     miou: Optional[MiouRecord] = None
     miou_rows: list[tuple[str, Optional[float], int, bool]] = field(default_factory=list)
@@ -164,12 +165,13 @@ def _class_name(label_set: Any, index: int) -> str:
     return str(label_set.class_name(index))
 
 
-def model_view(deeplab: Any, model: Any, recorder: Any, log: OutcomeLog) -> ModelView:
-    result = deeplab.results[model.name]
+def model_view(run: RunRecord, model: ModelEntry, log: OutcomeLog) -> ModelView:
+    recorder = run.recorder
+    result = run.results[model.name]
     outcomes = {o.nodeid: o for o in log.for_model(model.name)}
     records = [r for r in recorder.masks.values() if r.model == model.name]
     view = ModelView(model.name, anchor("model", model.name), "none", model, result)
-    label_set = deeplab.label_set(model)
+    label_set = run.label_set(model)
     seen: set[str] = set()
     for record in records:
         outcome = outcomes.get(record.nodeid)
@@ -207,12 +209,12 @@ def model_view(deeplab: Any, model: Any, recorder: Any, log: OutcomeLog) -> Mode
     return view
 
 
-def run_identity(deeplab: Any) -> list[tuple[str, str]]:
+def run_identity(run: RunRecord) -> list[tuple[str, str]]:
     from pytest_deeplab.suite.machine_info import cpu_description
 
     rows: list[tuple[str, str]] = []
-    if deeplab.any_model_loaded:
-        ident = deeplab.run_identity()
+    if run.any_model_loaded:
+        ident = run.run_identity()
         onednn = {True: "on", False: "off", None: "n/a"}[ident.get("onednn")]
         source = ident.get("onednn_source") or ""
         rows.append(("TensorFlow", f"{ident['tensorflow']} ({ident.get('tensorflow_git', '')})"))
@@ -232,7 +234,7 @@ def run_identity(deeplab: Any) -> list[tuple[str, str]]:
                                    "not loaded (no model ran)"))
         onednn = {True: "on", False: "off", None: "n/a"}[tf.get("onednn")]
         rows.append(("oneDNN", f"{onednn} ({tf.get('onednn_source') or 'default'})"))
-        threads = getattr(getattr(deeplab, "options", None), "threads", None)
+        threads = run.threads
         rows.append(("threads", f"intra-op {threads}, inter-op 1" if threads
                      else "intra-op TF default, inter-op TF default"))
     cpu = cpu_description()
@@ -252,15 +254,13 @@ def run_identity(deeplab: Any) -> list[tuple[str, str]]:
 
 
 def build_context(
-    deeplab: Any,
+    run: RunRecord,
     log: OutcomeLog,
     *,
-    cards: list[CardView],
     command: str = "",
     exitstatus: int = 0,
 ) -> dict[str, Any]:
-    recorder = deeplab.report
-    models = [model_view(deeplab, m, recorder, log) for m in deeplab.selected]
+    models = [model_view(run, m, log) for m in run.models]
     models.sort(key=lambda v: ORDER[v.status])
     failures: list[FailureLink] = []
     for mv in models:
@@ -287,11 +287,11 @@ def build_context(
                          "none": "NOTHING CHECKED"}[verdict],
         "exitstatus": int(exitstatus),
         "counts": counts,
-        "identity": run_identity(deeplab),
+        "identity": run_identity(run),
         "command": command,
         "models": models,
         "failures": failures,
-        "cards": cards,
+        "cards": run.cards,
         "plugin_version": __version__,
     }
 
@@ -345,22 +345,12 @@ def render_report(context: dict[str, Any]) -> str:
 
 
 def write_report(
-    path: Path,
-    deeplab: Any,
-    log: OutcomeLog,
-    *,
-    measure_cards: bool = False,
-    command: str = "",
-    exitstatus: int = 0,
-    cards: list[Any] | None = None,
+    path: Path, run: RunRecord, log: OutcomeLog, *, command: str = "", exitstatus: int = 0,
 ) -> Path:
-    """Render the run's report and write it atomically to `path` (`cards`: already built)."""
+    """Render the run's report and write it atomically to `path`."""
     from pytest_deeplab.files import write_atomically
-    from pytest_deeplab.report.cards import build_cards
 
-    if cards is None:
-        cards = build_cards(deeplab, measure_cards)
-    context = build_context(deeplab, log, cards=cards, command=command, exitstatus=exitstatus)
+    context = build_context(run, log, command=command, exitstatus=exitstatus)
     text = render_report(context)
     written = write_atomically(Path(path), lambda handle: handle.write(text.encode("utf-8")))
     written.chmod(0o644)  # the temporary file it came from was private

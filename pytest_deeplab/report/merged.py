@@ -9,77 +9,40 @@ and renders the same page as an unsharded `--deeplab-report`, with the shards (a
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from pytest_deeplab.files import write_text_atomically
-from pytest_deeplab.report.cards import CardView, build_cards
+from pytest_deeplab.report.cards import CardView
 from pytest_deeplab.report.collect import OutcomeLog, ReportRecorder
 from pytest_deeplab.report.html import build_context, render_report
+from pytest_deeplab.report.run import RunRecord
 from pytest_deeplab.shards.merge import MergedRun, describe_identity
-from pytest_deeplab.shards.render import model_figures
-
-SPEC_FIELDS = ("source", "format", "label_set", "input_size", "min_agreement", "allow_ops")
+from pytest_deeplab.shards.render import merged_record
 
 
-def model_entry(model: Any, results: Any) -> dict[str, Any]:
-    """A shard's `models[name]` entry: what the summary and this report show of a model."""
-    return {"spec": {key: getattr(model, key, None) for key in SPEC_FIELDS},
-            "results": asdict(results)}
-
-
-def report_payload(deeplab: Any, cards: list[CardView] | None = None) -> dict[str, Any]:
+def report_payload(recorder: ReportRecorder | None, cards: list[CardView]) -> dict[str, Any]:
     """A shard's report payload: its records (when it recorded any) and its model cards (the
-    ones its own HTML report built, when given, so measured cards are not measured twice;
-    else the catalogue's published facts, which cost nothing)."""
-    recorder = getattr(deeplab, "report", None)
-    if cards is None:
-        cards = build_cards(deeplab, measure=False)
+    ones its own HTML report built, else the catalogue's published facts, which cost nothing)."""
     return {
         "records": recorder.export() if recorder is not None else None,
         "cards": [asdict(card) for card in cards],
     }
 
 
-class _MergedSession:
-    """What the report's view code reads of a live session, from the shards' files."""
-
-    def __init__(self, merged: MergedRun) -> None:
-        self.merged = merged
-        models = merged.models
-        self.selected = [
-            SimpleNamespace(name=name, **{k: ((models.get(name) or {}).get("spec") or {}).get(k)
-                                          for k in SPEC_FIELDS})
-            for name in merged.selected
-        ]
-        self.results = model_figures(merged)
-        self.report = ReportRecorder()
-        self.cards: list[CardView] = []
-        for run in merged.runs:
-            payload = run.report if isinstance(run.report, dict) else {}
-            if payload.get("records"):
-                self.report.merge(payload["records"])
-            for card in payload.get("cards") or []:
-                rows = [tuple(row) for row in card.get("rows", [])]
-                self.cards.append(CardView(**{**card, "rows": rows}))
-        self.options = SimpleNamespace(threads=None)
-
-    @property
-    def any_model_loaded(self) -> bool:
-        return self.merged.identity is not None
-
-    def run_identity(self) -> dict[str, Any]:
-        return self.merged.identity or {}
-
-    def label_set(self, model: Any) -> Any:
-        from pytest_deeplab.data.labelsets import get_label_set
-
-        try:
-            return get_label_set(model.label_set)
-        except (ValueError, KeyError, TypeError):  # unknown to this install: numbered classes
-            return get_label_set(255)
+def merged_report_record(merged: MergedRun) -> RunRecord:
+    """The merged run's record with every shard's report records and model cards unpacked."""
+    recorder = ReportRecorder()
+    cards: list[CardView] = []
+    for run in merged.runs:
+        payload = run.report if isinstance(run.report, dict) else {}
+        if payload.get("records"):
+            recorder.merge(payload["records"])
+        for card in payload.get("cards") or []:
+            rows = [tuple(row) for row in card.get("rows", [])]
+            cards.append(CardView(**{**card, "rows": rows}))
+    return replace(merged_record(merged), recorder=recorder, cards=cards)
 
 
 def _outcome_log(merged: MergedRun) -> OutcomeLog:
@@ -107,8 +70,7 @@ def _identity_rows(merged: MergedRun, rows: list[tuple[str, str]]) -> list[tuple
 
 def write_merged_report(path: Path, merged: MergedRun, *, command: str = "") -> Path:
     """Render the merged run's report and write it atomically to `path`."""
-    session = _MergedSession(merged)
-    context = build_context(session, _outcome_log(merged), cards=session.cards,
+    context = build_context(merged_report_record(merged), _outcome_log(merged),
                             command=command, exitstatus=merged.exit_status)
     context["title"] = f"pytest-deeplab report (merged from {merged.count} shards)"
     context["identity"] = _identity_rows(merged, context["identity"])

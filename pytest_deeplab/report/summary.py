@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from pytest_deeplab.report.run import RunRecord
 from pytest_deeplab.verdicts.record import ItemLog
+
+if TYPE_CHECKING:
+    from pytest_deeplab.golden.prune import GoldenSweep
 
 
 def _fmt(value: float | None, spec: str, none: str = "-") -> str:
     return none if value is None else format(value, spec)
 
 
-def summary_rows(deeplab: Any) -> list[tuple[str, ...]]:
+def summary_rows(run: RunRecord) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
-    for model in deeplab.selected:
-        result = deeplab.results[model.name]
+    for model in run.models:
+        result = run.results[model.name]
         if result.skipped:
             rows.append((model.name, "missing", "", ""))
             continue
@@ -73,48 +77,50 @@ def wrapped(text: str, width: int) -> list[str]:
                          break_on_hyphens=False) or [""]
 
 
-def write_summary(terminalreporter: Any, deeplab: Any, record: ItemLog) -> None:
+def write_summary(terminalreporter: Any, run: RunRecord, record: ItemLog,
+                  goldens: GoldenSweep | None = None, rootdir: Path | None = None) -> None:
+    """`goldens`: what the end of the run found in the golden dir (shown relative to rootdir)."""
     tr = terminalreporter
     width = terminal_width(tr)
     tf_version = "not loaded"
-    if deeplab.any_model_loaded:  # only report TF when a model ran (importing it costs seconds)
-        ident = deeplab.run_identity()
+    if run.any_model_loaded:  # only report TF when a model ran (importing it costs seconds)
+        ident = run.run_identity()
         onednn = {True: "on", False: "off", None: "n/a"}[ident["onednn"]]
         threads = ident["intra_op_threads"] or "default"
         tf_version = f"{ident['tensorflow']} (oneDNN {onednn}, intra-op threads {threads})"
     tr.write_sep("=", "deeplab summary")
     header = ("model", "mIOU vs threshold", "worst golden", "median latency")
-    rows = summary_rows(deeplab)
+    rows = summary_rows(run)
     for line in table_lines(header, rows, width):
         tr.write_line(line)
     notes = [f"TensorFlow {tf_version}"]
-    unmeasured = {r.latency_unmeasured for r in deeplab.results.values() if r.latency_unmeasured}
+    unmeasured = {r.latency_unmeasured for r in run.results.values() if r.latency_unmeasured}
     notes += [f"latency not measured: {reason}" for reason in sorted(unmeasured)]
-    missing = [m.name for m in deeplab.selected if deeplab.results[m.name].skipped]
+    missing = [m.name for m in run.models if run.results[m.name].skipped]
     if missing:
         notes.append(f"not available (skipped, --deeplab-allow-missing): {', '.join(missing)}")
-    if getattr(deeplab, "reloads", 0):
-        notes.append(f"{deeplab.reloads} extra model load(s): a model was needed again after its "
+    if run.reloads:
+        notes.append(f"{run.reloads} extra model load(s): a model was needed again after its "
                      "last planned item and released (tests reordered after collection, or "
                      "using deeplab_session directly); each reload costs a model load's time")
     for note in notes:
         for line in wrapped(note, width):
             tr.write_line(line)
-    for note in mirror_pin_notes(deeplab):
+    for note in mirror_pin_notes(run):
         for line in wrapped(note, width):
             tr.write_line(line, yellow=True)
-    if deeplab.pruned:
-        tr.write_line(f"pruned {len(deeplab.pruned)} unused golden files")
-    elif deeplab.unused_goldens:
-        where, paths = _golden_paths(deeplab)
+    if goldens is not None and goldens.pruned:
+        tr.write_line(f"pruned {len(goldens.pruned)} unused golden files")
+    elif goldens is not None and goldens.unused:
+        where, paths = _golden_paths(goldens, rootdir)
         for line in wrapped(f"{len(paths)} golden files{where} are used by no selected item:",
                             width):
             tr.write_line(line)
         for path in paths[:6]:
             tr.write_line(f"  {path}")
-        if len(deeplab.unused_goldens) > 6:
-            tr.write_line(f"  … and {len(deeplab.unused_goldens) - 6} more")
-        for line in wrapped(deeplab.prune_refused or "remove them with --deeplab-prune-golden",
+        if len(goldens.unused) > 6:
+            tr.write_line(f"  … and {len(goldens.unused) - 6} more")
+        for line in wrapped(goldens.refused or "remove them with --deeplab-prune-golden",
                             width):
             tr.write_line(line)
     message = ""
@@ -133,11 +139,10 @@ def write_summary(terminalreporter: Any, deeplab: Any, record: ItemLog) -> None:
         tr.write_line(line, red=True, bold=True)
 
 
-def mirror_pin_notes(deeplab: Any) -> list[str]:
+def mirror_pin_notes(run: RunRecord) -> list[str]:
     """One line per selected model with no published checksum that this run pinned from a mirror
     (on any xdist worker): the lock now trusts that copy, so the user should check it."""
-    pins = [deeplab.results[m.name].mirror_pin for m in deeplab.selected
-            if deeplab.results[m.name].mirror_pin]
+    pins = [pin for m in run.models if (pin := run.results[m.name].mirror_pin)]
     if not pins:
         return []
     from pytest_deeplab.fetching.trust import mirror_pin_note
@@ -145,12 +150,11 @@ def mirror_pin_notes(deeplab: Any) -> list[str]:
     return [f"trust on first use: {mirror_pin_note(pin)}" for pin in pins]
 
 
-def _golden_paths(deeplab: Any) -> tuple[str, list[str]]:
+def _golden_paths(goldens: GoldenSweep, rootdir: Path | None) -> tuple[str, list[str]]:
     """Unused goldens relative to the golden dir (named once), so each fits a line."""
-    paths = [Path(p) for p in deeplab.unused_goldens]
-    root = getattr(getattr(deeplab, "options", None), "golden_dir", None)
-    if root is None or not all(p.is_relative_to(root) for p in paths):
+    paths = [Path(p) for p in goldens.unused]
+    root = goldens.golden_dir
+    if not all(p.is_relative_to(root) for p in paths):
         return "", [str(p) for p in paths]
-    rootdir = getattr(deeplab.options, "rootdir", None)
     shown = root.relative_to(rootdir) if rootdir and root.is_relative_to(rootdir) else root
     return f" in {shown}", [p.relative_to(root).as_posix() for p in paths]

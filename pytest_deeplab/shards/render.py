@@ -8,8 +8,7 @@ merged, and pytest's closing line of counts.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
+from pytest_deeplab.report.run import ModelEntry, RunRecord
 from pytest_deeplab.report.summary import summary_rows, table_lines, wrapped
 from pytest_deeplab.shards.merge import MergedRun, describe_identity
 from pytest_deeplab.verdicts.results import ModelResults
@@ -18,10 +17,17 @@ HEADER = ("model", "mIOU vs threshold", "worst golden", "median latency")
 COUNT_ORDER = ("failed", "passed", "skipped", "xfailed", "xpassed", "error")
 
 
-def model_figures(merged: MergedRun) -> dict[str, ModelResults]:
-    models = merged.models
-    return {name: ModelResults.from_dict((models.get(name) or {}).get("results") or {})
-            for name in merged.selected}
+def merged_record(merged: MergedRun) -> RunRecord:
+    """The merged run as the reports read a live one: every shard's models in the selection's
+    order, their figures and settings from the shards' files, and the identity of the first
+    shard that loaded a model (None when none did; --allow-mixed runs say how they differ)."""
+    entries = {name: merged.models.get(name) or {} for name in merged.selected}
+    return RunRecord(
+        models=[ModelEntry.from_file(name, entry.get("spec")) for name, entry in entries.items()],
+        results={name: ModelResults.from_dict(entry.get("results") or {})
+                 for name, entry in entries.items()},
+        identity=merged.identity,
+    )
 
 
 def separator(char: str, title: str, width: int) -> str:
@@ -45,13 +51,12 @@ def _count(number: int, noun: str) -> str:
 
 
 def summary_lines(merged: MergedRun, width: int = 80) -> list[str]:
-    figures = model_figures(merged)
-    view = SimpleNamespace(selected=[SimpleNamespace(name=n) for n in merged.selected],
-                           results=figures)
+    record = merged_record(merged)
+    figures = record.results
     lines = [separator("=", f"deeplab summary (merged from {merged.count} shards)"
                        if merged.count > 1 else "deeplab summary (merged)", width)]
     if merged.selected:
-        lines += table_lines(HEADER, [row[:4] for row in summary_rows(view)], width)
+        lines += table_lines(HEADER, [row[:4] for row in summary_rows(record)], width)
     notes: list[str] = []
     if merged.mixed:
         notes.append("MIXED RUN (--allow-mixed): the shards ran under different identities, "

@@ -51,7 +51,7 @@ class ModelCollector(pytest.Collector):
         return parent.deeplab
 
     def collect(self) -> Iterator[pytest.Item]:
-        for ref in self.deeplab.golden_images(self.model):
+        for ref in self.deeplab.selection.golden_images(self.model):
             yield MaskItem.from_parent(self, name=f"{ref.image_id}::mask", ref=ref)
         yield MiouItem.from_parent(self, name="miou")
         yield LatencyItem.from_parent(self, name="latency")

@@ -11,11 +11,11 @@ from pytest_deeplab.session import DeepLabSession
 
 def first_image(deeplab: DeepLabSession, model: ModelSpec) -> tuple[str, np.ndarray]:
     """The image latency is measured on: the first golden image, else the first dataset image."""
-    refs = deeplab.golden_images(model)
+    refs = deeplab.selection.golden_images(model)
     if refs:
         size = deeplab.input_size(model)
         return refs[0].image_id, deeplab.prepared_image(refs[0].path, size)
-    pairs = deeplab.labelled_pairs(model)
+    pairs = deeplab.selection.labelled_pairs(model)
     if pairs:
         size = deeplab.input_size(model)
         return pairs[0][0].stem, deeplab.prepared_image(pairs[0][0], size)

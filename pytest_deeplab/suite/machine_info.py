@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import platform
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_deeplab.runtime.base import ModelLoadError
 from pytest_deeplab.runtime.identity import (
@@ -26,6 +26,9 @@ from pytest_deeplab.runtime.identity import (
     onednn_setting,
     tensorflow_distribution,
 )
+
+if TYPE_CHECKING:
+    from pytest_deeplab.session import DeepLabSession
 
 THREAD_ENV = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
 # What oneDNN and Eigen choose kernels by; the full flag list is long and mostly irrelevant.
@@ -86,7 +89,7 @@ def _parse_cpuinfo(path: Path) -> dict[str, str]:
     return found
 
 
-def selection_runtime(session: Any, threads: int | None = None) -> dict[str, Any]:
+def selection_runtime(session: DeepLabSession, threads: int | None = None) -> dict[str, Any]:
     """`RuntimeIdentity`'s keys and the installed distribution, for the TensorFlow that runs
     the session's models; without an importable TensorFlow the version and build stay None."""
     distribution, version = tensorflow_distribution()
@@ -96,14 +99,15 @@ def selection_runtime(session: Any, threads: int | None = None) -> dict[str, Any
         onednn, source = onednn_setting()
         ident = {"tensorflow": version, "onednn": onednn, "onednn_source": source,
                  "intra_op_threads": threads or 0, "inter_op_threads": 1 if threads else 0,
-                 "tflite_xnnpack": getattr(session.options, "xnnpack", True)}
+                 "tflite_xnnpack": session.options.xnnpack}
     record = {key: ident.get(key) for key in IDENTITY_KEYS}
     record["distribution"] = distribution
     return record
 
 
 def deeplab_identity(
-    session: Any, threads: int | None = None, machine_info: dict[str, Any] | None = None
+    session: DeepLabSession, threads: int | None = None,
+    machine_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     import numpy
 
@@ -122,22 +126,22 @@ def deeplab_identity(
     }
 
 
-def _tflite_records(session: Any) -> dict[str, Any]:
+def _tflite_records(session: DeepLabSession) -> dict[str, Any]:
     """Per TF Lite model loaded here: interpreter, XNNPACK applied or not, threads, resize."""
     records = {}
-    for model in getattr(session, "selected", None) or []:
-        record = session.runtime_record(model) if hasattr(session, "runtime_record") else None
+    for model in session.selected:
+        record = session.runtime_record(model)
         if record is not None:
             records[model.name] = record
     return records
 
 
 def update_machine_info(
-    machine_info: dict[str, Any], session: Any, threads: int | None = None
+    machine_info: dict[str, Any], session: DeepLabSession, threads: int | None = None
 ) -> None:
     """Fill pytest-benchmark's machine_info in place (the hook's body, with models selected)."""
     if threads is None:
-        threads = getattr(getattr(session, "options", None), "threads", None)
+        threads = session.options.threads
     block = deeplab_identity(session, threads, machine_info)
     machine_info["deeplab"] = block
     machine_info["tensorflow"] = block["tensorflow"]["tensorflow"]

@@ -44,7 +44,7 @@ def compare_with_golden(
 ) -> None:
     """Compare (or in update mode, write) one golden; raise GoldenMismatch with the report."""
     record = record or (lambda name, value: None)
-    label_set = deeplab.label_set(model)
+    label_set = deeplab.selection.label_set(model)
     results = deeplab.results[model.name]
     store = deeplab.golden_store(model)
     if deeplab.options.update_golden:
@@ -162,4 +162,4 @@ def write_golden(
         allow_ops=model.allow_ops,
     )
     deeplab.golden_store(model).save(model.name, image_id, mask, metadata,
-                                     deeplab.label_set(model))
+                                     deeplab.selection.label_set(model))

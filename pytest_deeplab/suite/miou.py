@@ -42,9 +42,9 @@ def dataset_confusion(
     streamed: a thread decodes and resizes the next `depth` images while the model predicts
     the current one, and only the matrix is kept.
     """
-    label_set = deeplab.label_set(model)
+    label_set = deeplab.selection.label_set(model)
     predictor = deeplab.predictor(model)
-    pairs = deeplab.labelled_pairs(model)
+    pairs = deeplab.selection.labelled_pairs(model)
     input_size = deeplab.input_size(model)
 
     def load(pair: tuple[Path, Path]) -> tuple[np.ndarray, np.ndarray]:
@@ -64,7 +64,7 @@ def dataset_confusion(
 
 
 def check_miou(deeplab: DeepLabSession, model: ModelSpec, record: Record) -> None:
-    dataset = deeplab.dataset(model)
+    dataset = deeplab.selection.dataset(model)
     if dataset is None:
         pytest.skip(
             f"model {model.name} has no labelled dataset: declare one and set `dataset` and "
@@ -75,7 +75,7 @@ def check_miou(deeplab: DeepLabSession, model: ModelSpec, record: Record) -> Non
             f"dataset {dataset.name} has no labels, but model {model.name} asks for mIOU on it: "
             f"set `labels` in [tool.pytest-deeplab.datasets.{dataset.name}]"
         )
-    label_set = deeplab.label_set(model)
+    label_set = deeplab.selection.label_set(model)
     matrix, count = dataset_confusion(deeplab, model)
     threshold = model.min_miou if model.min_miou is not None else 0.0
     try:

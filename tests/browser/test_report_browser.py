@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from conftest import REPO
-from report_helpers import MODEL, build_synthetic_report
+from report_helpers import MODEL, build_synthetic_report, run_record
 from test_compare import bench, saved_run
 
 from pytest_deeplab.report.html import write_report
@@ -74,7 +74,7 @@ def keep_screenshot(page: Any, name: str) -> Path:
 
 def test_run_report_in_chromium(browser: Any, tmp_path: Path) -> None:
     deeplab, log = build_synthetic_report(tmp_path)
-    report = write_report(tmp_path / "report.html", deeplab, log)
+    report = write_report(tmp_path / "report.html", run_record(deeplab), log)
     page, problems = open_page(browser, report)
     assert problems == []
     count = page.evaluate("document.images.length")
