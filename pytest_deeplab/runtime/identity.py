@@ -66,8 +66,23 @@ def runtime_identity(threads: int | None = None, xnnpack: bool = True) -> Runtim
         inter_op_threads=1 if threads else 0,
         tflite_runtime=interpreter_label(),
         tflite_xnnpack=xnnpack,
-        keras=_installed("keras"),
+        keras=keras_version(),
     )
+
+
+KERAS_DISTRIBUTIONS = ("keras", "keras-nightly")
+
+
+def keras_version() -> str:
+    """The version of the Keras `import keras` gets, from metadata (nothing imported); "" when
+    none is installed. tf-nightly brings keras-nightly, which installs the same `keras`
+    package under another name: its version is shown with that name, so a bisection or a gate
+    table tells a nightly Keras from a release."""
+    for distribution in KERAS_DISTRIBUTIONS:
+        version = _installed(distribution)
+        if version:
+            return version if distribution == "keras" else f"{version} ({distribution})"
+    return ""
 
 
 def _installed(distribution: str) -> str:
@@ -100,7 +115,7 @@ def installed_identity(session: Any = None, threads: int | None = None,
     ident: dict[str, Any] = {
         "tensorflow": version, "tensorflow_git": None, "onednn": onednn, "onednn_source": source,
         "intra_op_threads": threads or 0, "inter_op_threads": 1 if threads else 0,
-        "tflite_runtime": None, "tflite_xnnpack": xnnpack, "keras": _installed("keras"),
+        "tflite_runtime": None, "tflite_xnnpack": xnnpack, "keras": keras_version(),
     }
     if session is not None and getattr(session, "any_model_loaded", False):
         ident.update({k: v for k, v in session.run_identity().items() if k in IDENTITY_KEYS})
