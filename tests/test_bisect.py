@@ -312,6 +312,36 @@ def test_the_answer_says_what_else_differs_between_last_good_and_first_bad(
     assert "also differ in: Keras 3.15.1 -> 3.16.0.dev2026102704" in out
 
 
+def test_what_else_differs_reads_as_a_person_would_say_it() -> None:
+    from pytest_deeplab.bisect.changes import also_different
+
+    release = {"tensorflow": "2.21.0", "keras": "3.15.1",
+               "tflite_runtime": "tf.lite (TensorFlow 2.21.0)", "numpy": "2.4.6"}
+    nightly = {"tensorflow": "2.22.0-dev20260204", "keras": "",
+               "tflite_runtime": "tf.lite (TensorFlow 2.22.0-dev20260204)", "numpy": "2.4.6"}
+    assert also_different("tf-nightly", release, nightly) == [
+        {"field": "keras", "name": "Keras", "last_good": "3.15.1",
+         "first_bad": "not installed"}]  # TF's own interpreter follows TF: not listed
+    litert = {**nightly, "keras": "3.15.1", "tflite_runtime": "ai_edge_litert 2.3.0"}
+    assert [d["field"] for d in also_different("tf-nightly", release, litert)] == [
+        "tflite_runtime"]
+
+
+@pytest.mark.parametrize(("good", "bad", "says"), [
+    ("tensorflow-cpu==2.21.*", "tf-nightly", "--good 'tensorflow==X'"),
+    ("tensorflow==2.21.*", "tf-nightly-cpu", "--good 'tensorflow-cpu==X'"),
+    ("tensorflow-cpu==2.16.*", "tensorflow==2.21.*", "built differently"),
+    ("tensorflow==2.21.*", "tf-nightly", None),  # the build tf-nightly matches
+    ("tensorflow-cpu==2.16.*", "tensorflow-cpu==2.21.*", None),
+    ("python", "tf-nightly", None),  # an interpreter: its distribution is not known here
+])
+def test_ends_of_different_builds_are_flagged(good: str, bad: str, says: str | None) -> None:
+    from pytest_deeplab.bisect.changes import distribution_note
+
+    note = distribution_note(good, bad)
+    assert (note is None) if says is None else (note is not None and says in note)
+
+
 def test_the_same_stack_but_tensorflow_adds_nothing(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -19,6 +19,7 @@ from pytest_deeplab.bisect.changes import (
     also_different,
     changes_url,
     describe_differences,
+    distribution_note,
     distribution_of,
 )
 from pytest_deeplab.bisect.search import Bisection, Step
@@ -88,6 +89,7 @@ class Answer:
             "compare_url": self.compare_url,
             "distribution": self.distribution,
             "also_different": self.also_different,
+            "distribution_note": distribution_note(res.points[0], res.points[-1]),
             "deciding_step": deciding.number if deciding else None,
             "exit_code": res.exit_code,
             "message": res.message,
@@ -137,6 +139,9 @@ def render_answer(answer: Answer, markdown: bool = True) -> str:
         others = answer.also_different
         if others:
             lines.append(describe_differences(others, answer.distribution))
+        note = distribution_note(res.points[0], res.points[-1])
+        if note:
+            lines.append(note)
     lines += ["", f"{res.message}; {len(res.steps)} steps, {answer.seconds:.0f} s, disk peak "
               f"{answer.disk_peak_bytes / 1e9:.2f} GB (exit {res.exit_code})."]
     deciding = res.deciding

@@ -125,10 +125,40 @@ def also_different(distribution: str | None, good: Mapping[str, Any],
     found = []
     for key, label in STACK_FIELDS.items():
         a, b = good.get(key), bad.get(key)
-        if key in skip or a is None or b is None or a == b:
+        if key in skip or a is None or b is None or _same(key, a, b):
             continue
-        found.append({"field": key, "name": label, "last_good": a, "first_bad": b})
+        found.append({"field": key, "name": label, "last_good": a or "not installed",
+                      "first_bad": b or "not installed"})
     return found
+
+
+def _same(key: str, a: Any, b: Any) -> bool:
+    """TensorFlow's own TF Lite interpreter is labelled with TensorFlow's version, which is
+    what was bisected: two of them count as the same runtime."""
+    if key == "tflite_runtime" and str(a).startswith("tf.lite") and str(b).startswith("tf.lite"):
+        return True
+    return bool(a == b)
+
+
+# The build variants a release comes in, and the nightly built the same way.
+SAME_BUILD_AS_NIGHTLY = {"tf-nightly": "tensorflow", "tf-nightly-cpu": "tensorflow-cpu"}
+
+
+def distribution_note(good_spec: str, bad_spec: str) -> str | None:
+    """A warning when the two ends are different distributions of TensorFlow: they are built
+    differently, so even one commit can differ in speed between them (measured here:
+    tensorflow 2.21.0 against tensorflow-cpu 2.21.0, one git commit, a model 1.15x slower)."""
+    good, bad = distribution_of(good_spec), distribution_of(bad_spec)
+    if not good or not bad or good == bad or not (is_tensorflow(good) and is_tensorflow(bad)):
+        return None
+    if good == SAME_BUILD_AS_NIGHTLY.get(bad) or bad == SAME_BUILD_AS_NIGHTLY.get(good):
+        return None  # a nightly and the release built the same way
+    variant = SAME_BUILD_AS_NIGHTLY.get(bad)
+    hint = (f" Start from the {variant} release instead (the build tf-nightly matches), e.g. "
+            f"--good '{variant}==X'." if variant and variant != good else "")
+    return (f"The ends are different distributions ({good}, {bad}), built differently: a "
+            "difference can be the build's rather than a commit's, and then the first candidate "
+            f"shows as first bad.{hint}")
 
 
 def describe_differences(found: list[dict[str, Any]], distribution: str | None) -> str:
