@@ -98,3 +98,16 @@ def test_the_gates_markdown_links_a_latency_fail_to_explain() -> None:
         "  - where the time went: `pytest-deeplab explain slow_model --latency --baseline "
         f"'tensorflow-cpu==2.15.*' --with-a 'numpy<2' --candidate {shlex.quote(sys.executable)} "
         "--threads 1 --env-b TF_ENABLE_ONEDNN_OPTS=0`"]
+
+
+@pytest.mark.needs_tf
+def test_a_models_own_xnnpack_key_reaches_both_sides_unless_overridden(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "zoo.toml"
+    config.write_text(f'[models.plain]\npath = "{FLOAT}"\nformat = "tflite"\n'
+                      'label_set = 6\nxnnpack = false\n')
+    data = latency(tmp_path, capsys, "plain", "--config", str(config))
+    assert (data["sides"]["A"]["xnnpack"], data["sides"]["B"]["xnnpack"]) == (False, False)
+    assert data["latency"]["delegation"]["same"]
+    data = latency(tmp_path, capsys, "plain", "--config", str(config), "--xnnpack-b", "on")
+    assert (data["sides"]["A"]["xnnpack"], data["sides"]["B"]["xnnpack"]) == (False, True)

@@ -97,10 +97,10 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
                          help="rounds per side, each an untraced and a traced inference (30)")
     latency.add_argument("--warmup", type=int, default=None, metavar="N",
                          help="untraced and traced warm-up inferences per side (3)")
-    latency.add_argument("--xnnpack-a", choices=("on", "off"), default="on",
-                         help="TF Lite: XNNPACK for A (on)")
-    latency.add_argument("--xnnpack-b", choices=("on", "off"), default="on",
-                         help="TF Lite: XNNPACK for B (on)")
+    latency.add_argument("--xnnpack-a", choices=("on", "off"), default=None,
+                         help="TF Lite: XNNPACK for A (default: the model's xnnpack key, on)")
+    latency.add_argument("--xnnpack-b", choices=("on", "off"), default=None,
+                         help="TF Lite: XNNPACK for B (default: the model's xnnpack key, on)")
     latency.add_argument("--explained-tolerance", type=float, default=None, metavar="F",
                          help="the per-op differences must add up to the total difference "
                               "within this fraction, else attribution is refused (0.25)")
@@ -219,7 +219,8 @@ def latency_settings_from_args(args: argparse.Namespace) -> Any:
         **_sides(args),
         runs=args.runs if args.runs is not None else DEFAULT_RUNS,
         warmup=args.warmup if args.warmup is not None else DEFAULT_WARMUP,
-        xnnpack_a=args.xnnpack_a == "on", xnnpack_b=args.xnnpack_b == "on",
+        xnnpack_a=None if args.xnnpack_a is None else args.xnnpack_a == "on",
+        xnnpack_b=None if args.xnnpack_b is None else args.xnnpack_b == "on",
         tolerance=args.explained_tolerance if args.explained_tolerance is not None
         else TOLERANCE, workdir=args.workdir)
 

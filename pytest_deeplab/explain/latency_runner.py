@@ -47,8 +47,8 @@ class LatencySettings:
     image_path: Path
     runs: int = DEFAULT_RUNS
     warmup: int = DEFAULT_WARMUP
-    xnnpack_a: bool = True
-    xnnpack_b: bool = True
+    xnnpack_a: bool | None = None  # None: the model's own `xnnpack` key (on unless it says off)
+    xnnpack_b: bool | None = None
     tolerance: float = TOLERANCE
     coverage_tolerance: float = COVERAGE_TOLERANCE
     workdir: Path | None = None
@@ -62,6 +62,7 @@ class _Live:
     identity: dict[str, Any]
     opened: dict[str, Any]
     times: SideTimes
+    xnnpack: bool = True  # TF Lite: whether this side ran with the XNNPACK delegate
 
 
 def run_latency(settings: LatencySettings, log: Log | None = None) -> dict[str, Any]:
@@ -72,9 +73,10 @@ def run_latency(settings: LatencySettings, log: Log | None = None) -> dict[str, 
                                      dir=settings.workdir) as tmp, _workers() as live:
         image_file = Path(tmp) / "image.npy"
         np.save(image_file, settings.image, allow_pickle=False)
-        for label, model, side, xnnpack in (
+        for label, model, side, asked in (
                 ("A", settings.model_a, settings.side_a, settings.xnnpack_a),
                 ("B", settings.model_b, settings.side_b, settings.xnnpack_b)):
+            xnnpack = bool(model.settings.get("xnnpack", True)) if asked is None else asked
             live.append(_open(label, model, side, xnnpack, image_file, settings, log))
         _sample(live, settings, log)
         for one in live:
@@ -132,7 +134,7 @@ def _open(label: str, model: ModelRef, side: Side, xnnpack: bool, image_file: Pa
         worker = ExplainProcess(side, Path.cwd())
     except GateError as exc:
         raise ExplainError(str(exc)) from None
-    live = _Live(label, model, worker, {}, {}, SideTimes([]))
+    live = _Live(label, model, worker, {}, {}, SideTimes([]), xnnpack)
     try:
         _check_hello(worker, worker.call("hello", timeout=120))
         live.identity = worker.call("identity", timeout=600)["identity"]
@@ -178,8 +180,7 @@ def _summary(side: _Live, settings: LatencySettings) -> dict[str, Any]:
         "env": dict(side.worker.side.env), "threads": side.worker.side.threads,
         "tensorflow": ident.get("tensorflow"), "onednn": ident.get("onednn"),
         "onednn_source": ident.get("onednn_source"),
-        "xnnpack": (settings.xnnpack_a if side.label == "A" else settings.xnnpack_b)
-        if get_format(side.model.format).has_xnnpack else None,
+        "xnnpack": side.xnnpack if get_format(side.model.format).has_xnnpack else None,
         "runtime": side.opened["how"].get("runtime"), "probe": side.opened["probe"],
         "probe_available": side.times.available,
     }
