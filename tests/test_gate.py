@@ -315,6 +315,18 @@ def test_a_mask_change_on_many_images_names_five_and_counts_the_rest() -> None:
         "(scene_00, scene_01, scene_02, scene_03, scene_04 and 25 more)")
 
 
+def test_a_ratio_that_left_its_bounds_is_said_to_have_moved() -> None:
+    outcome = _outcome((1.249, 1.021, 1.039), p_fail=0.007, cleared=False)
+    judge(outcome, _settings(), {"latency"})
+    assert outcome.verdict == "FAIL"
+    assert outcome.reasons[-1].startswith(
+        "latency B/A moved during the run: the median of all 100 rounds, 1.249, lies outside "
+        "the bounds reached earlier, [1.021, 1.039]")
+    steady = _outcome((1.03, 1.021, 1.039), p_fail=0.007, cleared=False)
+    judge(steady, _settings(), {"latency"})
+    assert not any("moved" in r for r in steady.reasons)
+
+
 def test_no_images_to_compare_fails_closed() -> None:
     outcome = _outcome((1.0, 0.98, 1.02))
     outcome.agreement = {}

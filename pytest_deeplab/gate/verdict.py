@@ -123,3 +123,21 @@ def judge(outcome: ModelOutcome, settings: GateSettings, above: set[str]) -> Non
             outcome.verdict = "pass (faster)"
         else:
             outcome.verdict = "pass (no significant change)"
+    reasons += _drift_notes(outcome, settings)
+
+
+def _drift_notes(outcome: ModelOutcome, settings: GateSettings) -> list[str]:
+    """The bounds shown are those that decided, kept since their round; when the median of all
+    rounds has since left them, the ratio moved during the run (warm-up, a load that hit one
+    side, a build whose speed changes as it runs) and the row must not read as one steady
+    figure. A note, not a verdict: the test holds round by round whatever the drift."""
+    notes = []
+    shown = {"latency": outcome.ratio, "cpu": outcome.cpu_ratio}
+    for metric in settings.gated_metrics:
+        b = shown[metric]
+        if b is not None and b.rounds and not b.low <= b.ratio <= b.high:
+            notes.append(f"{METRIC_LABEL[metric]} moved during the run: the median of all "
+                         f"{b.rounds} rounds, {b.ratio:.3f}, lies outside the bounds reached "
+                         f"earlier, [{b.low:.3f}, {b.high:.3f}]; it is not one steady ratio "
+                         "(warm-up, load on one side, or a build that slows as it runs)")
+    return notes
