@@ -348,6 +348,41 @@ def test_decide_applies_holm_across_models(p_values: tuple[float, float],
     assert tuple(o.verdict for o in outcomes) == verdicts
 
 
+def test_a_fail_holm_reached_at_a_wider_level_shows_bounds_that_clear_the_threshold() -> None:
+    """Seen in a nightly bisection: 'latency B/A 1.074 [1.016, 1.123] lies above 1.02'. Sampling
+    stops at alpha/m; Holm may reject later at alpha/(m - k), and the bounds shown must be the
+    ones at that level, from the same rounds."""
+    from pytest_deeplab.gate.sequential import RunningBounds, SequentialTest
+
+    rng = np.random.default_rng(7)
+    alpha_each = 0.05 / 2
+
+    def measured(name: str, rounds: np.ndarray) -> ModelOutcome:
+        test, shown = SequentialTest(1.10, alpha_each), RunningBounds(alpha_each)
+        for d in rounds:
+            test.add(float(d))
+            shown.add(float(d))
+        outcome = ModelOutcome(name, min_agreement=0.999)
+        outcome.agreement = {"img": 1.0}
+        outcome.ratio, outcome.cpu_ratio = shown.bounds(), None
+        outcome.round_log_ratios = {"latency": [float(d) for d in rounds]}
+        outcome.p_fail, outcome.cleared = {"latency": test.p_fail}, {"latency": test.cleared}
+        return outcome
+
+    clear_fail = measured("much", np.log(1.3) + rng.normal(0, 0.02, 60))
+    for _ in range(200):  # rounds whose p lies between alpha/2 and alpha
+        rounds = np.log(1.10) + np.where(rng.random(40) < 0.72, 0.02, -0.02)
+        narrow = measured("some", rounds)
+        if 0.025 < narrow.p_fail["latency"] <= 0.05:
+            break
+    assert narrow.ratio is not None and narrow.ratio.low <= 1.10  # straddles at alpha/2
+    decide([clear_fail, narrow], _settings())
+    assert narrow.verdict == "FAIL"
+    assert narrow.ratio.low > 1.10 and narrow.ratio.alpha == pytest.approx(0.05)
+    assert "the level Holm rejected it at" in narrow.reasons[0]
+    assert "the level Holm" not in clear_fail.reasons[0]  # rejected at alpha/2: as sampled
+
+
 def test_the_closing_advice_is_given_once_and_judging_again_repeats_nothing() -> None:
     """Issue 20: the Markdown's closing lines came twice (once per undecided metric, and again
     whenever an outcome was judged a second time)."""

@@ -96,9 +96,10 @@ def render(report: GateReport, markdown: bool = True) -> str:
               f"per model are spent. Bounds: anytime-valid confidence sequence of the median "
               f"per-round ratio, intersected over the rounds (so they agree with the verdict), "
               f"each bound at {1 - each:.2%} ({alpha:.0%} over {report.hypotheses} "
-              f"hypotheses); rN: the round at which that gated metric was decided; false FAILs "
-              f"in the whole run <= {alpha:.0%} (Holm). detectable B/A: the smallest latency "
-              "ratio these rounds would have shown above the threshold.")
+              f"hypotheses; a FAIL that Holm's step-down reached at a wider level shows its "
+              f"bounds at that level); rN: the round at which that gated metric was decided; "
+              f"false FAILs in the whole run <= {alpha:.0%} (Holm). detectable B/A: the smallest "
+              "latency ratio these rounds would have shown above the threshold.")
     lines = [f"### {title}" if markdown else title, "",
              format_table(["", "A", "B"], env_rows, markdown), "",
              format_table(header, rows, markdown), "",

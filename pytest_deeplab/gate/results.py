@@ -56,6 +56,7 @@ class ModelOutcome:
     failed: bool = False
     inconclusive: bool = False
     reasons: list[str] = field(default_factory=list)
+    holm_widened: set[str] = field(default_factory=set)  # metrics shown at Holm's level
     seconds: float = 0.0  # load, warm-up, rounds and masks
     sampling_seconds: float = 0.0  # the alternating rounds alone
 

@@ -15,7 +15,7 @@ import os
 from collections.abc import Sequence
 
 from pytest_deeplab.gate.results import ERROR, FAIL, INCONCLUSIVE, ModelOutcome
-from pytest_deeplab.gate.sequential import Bounds, holm, rounds_to_decide
+from pytest_deeplab.gate.sequential import Bounds, RunningBounds, holm, rounds_to_decide
 from pytest_deeplab.gate.settings import GateSettings
 
 METRIC_LABEL = {"latency": "latency B/A", "cpu": "CPU time B/A"}
@@ -29,13 +29,35 @@ def decide(outcomes: Sequence[ModelOutcome], settings: GateSettings) -> None:
     """Holm across every tested hypothesis, then each model's verdict."""
     alpha = 1 - settings.confidence
     tested = [(m, metric) for m in outcomes if m.error is None for metric in m.p_fail]
-    rejected = holm([m.p_fail[metric] for m, metric in tested], alpha)
+    p_values = [m.p_fail[metric] for m, metric in tested]
+    rejected = holm(p_values, alpha)
     above: dict[str, set[str]] = {m.name: set() for m in outcomes}
-    for (m, metric), reject in zip(tested, rejected):
-        if reject:
+    order = sorted(range(len(tested)), key=lambda i: p_values[i])
+    for rank, i in enumerate(order):
+        if rejected[i]:
+            m, metric = tested[i]
             above[m.name].add(metric)
+            _bounds_at_holm_level(m, metric, alpha / (len(tested) - rank))
     for m in outcomes:
         judge(m, settings, above[m.name])
+
+
+def _bounds_at_holm_level(outcome: ModelOutcome, metric: str, level: float) -> None:
+    """Holm may reject a metric at a wider level than the one sampling stopped at; its bounds
+    are then shown at that level, where they clear the threshold as its FAIL says (the same
+    rounds, the same running intersection), not at the narrower one that still straddles."""
+    shown = outcome.ratio if metric == "latency" else outcome.cpu_ratio
+    rounds = outcome.round_log_ratios.get(metric, [])
+    if shown is None or not rounds or level <= shown.alpha * (1 + 1e-9):  # 1 - 0.95 != 0.05
+        return
+    running = RunningBounds(level)
+    for d in rounds:
+        running.add(d)
+    outcome.holm_widened.add(metric)
+    if metric == "latency":
+        outcome.ratio = running.bounds()
+    else:
+        outcome.cpu_ratio = running.bounds()
 
 
 def _bounds_text(b: Bounds | None) -> str:
@@ -96,9 +118,12 @@ def judge(outcome: ModelOutcome, settings: GateSettings, above: set[str]) -> Non
     shown = {"latency": outcome.ratio, "cpu": outcome.cpu_ratio}
     for metric in settings.gated_metrics:
         if metric in above:
-            reasons.append(f"{METRIC_LABEL[metric]} {_bounds_text(shown[metric])} lies above "
+            b = shown[metric]
+            level = (f"; bounds at {1 - b.alpha:.2%}, the level Holm rejected it at"
+                     if b is not None and metric in outcome.holm_widened else "")
+            reasons.append(f"{METRIC_LABEL[metric]} {_bounds_text(b)} lies above "
                            f"{thresholds[metric]:.2f} (p = {outcome.p_fail[metric]:.2g}, Holm "
-                           f"over the run at {1 - settings.confidence:.0%})")
+                           f"over the run at {1 - settings.confidence:.0%}{level})")
     outcome.failed = bool(reasons)  # no images to compare on fails closed too
     undecided = [m for m in settings.gated_metrics
                  if m not in above and not outcome.cleared.get(m, False)]
