@@ -45,8 +45,11 @@ def is_tensorflow(distribution: str | None) -> bool:
     return name.startswith(("tensorflow", "tf-nightly", "intel-tensorflow"))
 
 
+KERAS_DISTRIBUTIONS = ("keras", "keras-nightly")  # the same `keras` package, two names
+
+
 def is_keras(distribution: str | None) -> bool:
-    return canonicalize_name(distribution or "") in ("keras", "keras-nightly")
+    return canonicalize_name(distribution or "") in KERAS_DISTRIBUTIONS
 
 
 def _version(text: str | None) -> Version | None:

@@ -81,7 +81,8 @@ def keras_version() -> str:
     for distribution in KERAS_DISTRIBUTIONS:
         version = _installed(distribution)
         if version:
-            return version if distribution == "keras" else f"{version} ({distribution})"
+            release = distribution == KERAS_DISTRIBUTIONS[0]
+            return version if release else f"{version} ({distribution})"
     return ""
 
 
