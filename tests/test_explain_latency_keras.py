@@ -40,10 +40,12 @@ def test_the_bundled_keras_model_against_itself(tmp_path: Path,
         by_type = sum(row[side] for row in lat["by_type"])
         by_node = sum(row[side] for row in lat["by_node"])
         assert by_type == pytest.approx(by_node, rel=1e-9)
-        # the ops of one inference add up to the untraced inference, not to a multiple of it
-        # or a sliver of it (a loose bound: the machine is shared)
-        assert 0.5 < by_type / lat["total"][side] < 1.5, (label, by_type, lat["total"])
-        assert lat["probe"][label]["coverage"] > 0.5
+        # the ops of one traced inference add up to most of that inference, never more than
+        # it (one thread: ops run one after another). Compared within the same traced calls,
+        # so a busy machine slows both sides of the ratio; the untraced median comes from
+        # other calls and is compared by the report's coverage guard, not here.
+        probe = lat["probe"][label]
+        assert 0.5 < probe["ops_ms"] / probe["traced_ms"] <= 1.02, (label, probe)
     layers = layer_names(KERAS)
     by_layer = {row["layer"] for row in lat["by_layer"]}
     assert len(by_layer & layers) > 20 and by_layer - layers <= {"?"}
