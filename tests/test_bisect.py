@@ -291,6 +291,9 @@ def test_the_command_finds_the_first_slower_build(
     markdown = out_md.read_text()
     assert f"**Last good: {nightly(2)}" in markdown and "#### The deciding step" in markdown
     assert "| toy | scene 64x48 |" in markdown  # the deciding step's gate table
+    # three candidates: the bad end and two halvings share the 5 %, each gate at 98.33 %
+    assert report["settings"]["step_confidence"] == pytest.approx(1 - 0.05 / 3)
+    assert "Each step's gate ran at 98.33% confidence" in markdown
 
 
 def test_the_answer_says_what_else_differs_between_last_good_and_first_bad(
@@ -413,3 +416,13 @@ def test_undecided_builds_beside_the_change_exit_3_with_the_range(
         ("2.18", BAD, 1.0), ("2.17", INCONCLUSIVE, 1.0), ("2.17", INCONCLUSIVE, 2.0)]
     assert report["skipped"] == ["2.17"]
     assert (report["last_good"]["version"], report["first_bad"]["version"]) == ("2.16", "2.18")
+
+
+def test_each_step_runs_at_a_share_of_the_answers_error() -> None:
+    """One wrong step sends the search the wrong way: the steps share the answer's 5 %."""
+    from pytest_deeplab.bisect.search import step_confidence
+
+    assert step_confidence(0.95, 0) == pytest.approx(0.95)  # one step: the bad end alone
+    assert step_confidence(0.95, 1) == pytest.approx(1 - 0.05 / 2)
+    assert step_confidence(0.95, 163) == pytest.approx(1 - 0.05 / 9)  # 1 + ceil(log2(164))
+    assert step_confidence(0.95, 1000) > step_confidence(0.95, 163)  # more steps, stricter

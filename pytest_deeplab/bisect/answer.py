@@ -144,6 +144,13 @@ def render_answer(answer: Answer, markdown: bool = True) -> str:
             lines.append(note)
     lines += ["", f"{res.message}; {len(res.steps)} steps, {answer.seconds:.0f} s, disk peak "
               f"{answer.disk_peak_bytes / 1e9:.2f} GB (exit {res.exit_code})."]
+    each, whole = answer.settings.get("step_confidence"), answer.settings.get("confidence")
+    if each and whole:
+        planned = round((1 - whole) / (1 - each))
+        extra = (f"; {len(res.steps) - planned} rerun or skipped step(s) beyond the plan "
+                 "weaken that bound" if len(res.steps) > planned else "")
+        lines.append(f"Each step's gate ran at {each:.2%} confidence, so that the answer holds "
+                     f"at {whole:.0%} over {planned} planned steps{extra}.")
     deciding = res.deciding
     if deciding is not None and deciding.result.table:
         lines += ["", f"#### The deciding step ({deciding.number}): {deciding.point} against "

@@ -116,6 +116,18 @@ def steps_left(open_points: int) -> int:
     return math.ceil(math.log2(open_points + 1)) if open_points > 0 else 0
 
 
+def step_confidence(confidence: float, candidates: int) -> float:
+    """The confidence each step's gate runs at, so that the whole answer holds at `confidence`.
+
+    An answer is wrong when any one step is: a step that FAILs by chance sends the search the
+    wrong way and nothing later corrects it. Bonferroni over the steps a bisection of this many
+    candidates plans (the bad end first, then halving) keeps the chance of any wrong step at
+    most 1 - confidence. A rerun or a skip adds a step beyond the plan; the answer says so.
+    """
+    planned = 1 + steps_left(candidates)
+    return 1 - (1 - confidence) / planned
+
+
 def bisect(points: Sequence[str], runner: StepRunner, log: Log) -> Bisection:
     """Search points[1:-1] for the first bad one; points[0] good, points[-1] claimed bad."""
     if len(points) < 2:

@@ -20,6 +20,7 @@ against good); 2 the bisection could not run; 3 undecided builds leave a range, 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -141,7 +142,13 @@ def plan(args: argparse.Namespace) -> tuple[list[str], dict[str, str], bool]:
 def run(args: argparse.Namespace) -> int:
     from pytest_deeplab.bisect.answer import Answer, render_answer
     from pytest_deeplab.bisect.candidates import CandidateError
-    from pytest_deeplab.bisect.search import EXIT_ERROR, BisectError, bisect
+    from pytest_deeplab.bisect.search import (
+        EXIT_ERROR,
+        BisectError,
+        bisect,
+        step_confidence,
+        steps_left,
+    )
     from pytest_deeplab.bisect.steps import GateSteps
     from pytest_deeplab.envs.installer import InstallError
     from pytest_deeplab.envs.spec import EnvSpecError
@@ -169,7 +176,11 @@ def run(args: argparse.Namespace) -> int:
                               store, installer[0] if installer else None, _log)
 
         good = make_side(args.good, "A")
-        base = gate_settings(args, good, good)
+        each = step_confidence(args.confidence, len(middle))
+        print(f"each step's gate at {each:.2%} confidence, so that the answer holds at "
+              f"{args.confidence:.0%} over its {1 + steps_left(len(middle))} planned steps",
+              flush=True)
+        base = dataclasses.replace(gate_settings(args, good, good), confidence=each)
         steps = GateSteps(base, make_side, args.good, args.bad, store, args.keep_envs, _log)
         result = bisect(points, steps, _log)
     except (CandidateError, EnvSpecError, InstallError, GateError, BisectError) as exc:
@@ -179,7 +190,8 @@ def run(args: argparse.Namespace) -> int:
         print("pytest-deeplab bisect: interrupted", file=sys.stderr)
         return EXIT_ERROR
     answer = Answer(result, versions, middle, good_is_newer, time.perf_counter() - started,
-                    steps.disk_peak, {**_settings_record(args), "removed_envs": steps.removed})
+                    steps.disk_peak, {**_settings_record(args), "step_confidence": each,
+                                      "removed_envs": steps.removed})
     markdown = render_answer(answer, markdown=True)
     print(render_answer(answer, markdown=False) if args.text else markdown)
     if args.markdown:
