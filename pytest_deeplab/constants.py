@@ -13,6 +13,9 @@ CACHE_ENV = "PYTEST_DEEPLAB_CACHE"
 GOLDEN_DIR_DEFAULT = "deeplab-golden"
 RESULTS_DIR_DEFAULT = "deeplab-results"
 LOCK_FILE = "deeplab-zoo.lock"
+# The `keras` package is installed by two distributions: releases, and the nightlies tf-nightly
+# pulls in (the run identity and bisect both tell them apart).
+KERAS_DISTRIBUTIONS = ("keras", "keras-nightly")
 """Under the rootdir: goldens, diff images and results files, and fetched models' checksums."""
 
 

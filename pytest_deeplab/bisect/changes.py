@@ -16,9 +16,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
+
+from pytest_deeplab.bisect.candidates import CandidateError, build_order, requirement_of
+from pytest_deeplab.constants import KERAS_DISTRIBUTIONS
 
 TF_COMPARE = "https://github.com/tensorflow/tensorflow/compare/{older}...{newer}"
 KERAS_COMPARE = "https://github.com/keras-team/keras/compare/{older}...{newer}"
@@ -35,17 +37,14 @@ STACK_FIELDS = {"tensorflow": "TensorFlow", "keras": "Keras", "numpy": "numpy",
 def distribution_of(spec: str) -> str | None:
     """The distribution a requirement spec names (None for an interpreter or tox:ENV)."""
     try:
-        return canonicalize_name(Requirement(spec).name)
-    except InvalidRequirement:
+        return canonicalize_name(requirement_of(spec).name)
+    except CandidateError:
         return None
 
 
 def is_tensorflow(distribution: str | None) -> bool:
     name = canonicalize_name(distribution or "")
     return name.startswith(("tensorflow", "tf-nightly", "intel-tensorflow"))
-
-
-KERAS_DISTRIBUTIONS = ("keras", "keras-nightly")  # the same `keras` package, two names
 
 
 def is_keras(distribution: str | None) -> bool:
@@ -86,10 +85,11 @@ def compare_url(good: tuple[str | None, str | None], bad: tuple[str | None, str 
 
 
 def _build_day(version: Version) -> str | None:
-    """YYYY-MM-DD of a nightly's dev number (20261026 or 2026102704), else None."""
-    digits = str(version.dev) if version.dev is not None else ""
-    if len(digits) not in (8, 10):
+    """YYYY-MM-DD of a nightly's build time (candidates.build_order reads it), else None."""
+    when = build_order(version)[0]
+    if not when:
         return None
+    digits = str(when)
     return f"{digits[:4]}-{digits[4:6]}-{digits[6:8]}"
 
 

@@ -13,6 +13,7 @@ import sys
 from importlib import metadata
 from typing import Any
 
+from pytest_deeplab.constants import KERAS_DISTRIBUTIONS
 from pytest_deeplab.runtime.base import RuntimeIdentity
 
 ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
@@ -68,9 +69,6 @@ def runtime_identity(threads: int | None = None, xnnpack: bool = True) -> Runtim
         tflite_xnnpack=xnnpack,
         keras=keras_version(),
     )
-
-
-KERAS_DISTRIBUTIONS = ("keras", "keras-nightly")
 
 
 def keras_version() -> str:
